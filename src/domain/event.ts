@@ -1,0 +1,42 @@
+import { z } from "zod";
+import { RepoRefSchema, JobOutputSchema } from "./job.js";
+import { FailureSchema } from "./failure.js";
+import { RepoConfigSchema } from "./repo-config.js";
+import { UsageSchema } from "./usage.js";
+
+const base = { runId: z.string(), at: z.string() };
+/** The outcome of an effect names the effect it answers. */
+const answer = { ...base, key: z.string() };
+
+/** Everything that can happen to a run. Time comes in on the event; `decide` reads no clock. */
+export const EventSchema = z.discriminatedUnion("type", [
+  z.object({
+    ...base,
+    type: z.literal("run.requested"),
+    deliveryId: z.string(),
+    repo: RepoRefSchema,
+    issue: z.object({ number: z.number().int(), title: z.string(), body: z.string() }),
+    sender: z.string(),
+  }),
+  z.object({
+    ...answer,
+    type: z.literal("config.loaded"),
+    config: RepoConfigSchema,
+    defaultBranch: z.string(),
+  }),
+  z.object({ ...answer, type: z.literal("config.invalid"), errors: z.array(z.string()).min(1) }),
+  z.object({ ...answer, type: z.literal("comment.upserted"), commentId: z.number().int() }),
+  z.object({ ...answer, type: z.literal("job.succeeded"), jobId: z.string(), output: JobOutputSchema }),
+  z.object({
+    ...answer,
+    type: z.literal("job.failed"),
+    jobId: z.string(),
+    failure: FailureSchema,
+    usage: z.array(UsageSchema).default([]),
+  }),
+  z.object({ ...answer, type: z.literal("pr.opened"), number: z.number().int(), url: z.string() }),
+  z.object({ ...answer, type: z.literal("gate.published"), checkRunId: z.number().int() }),
+  z.object({ ...answer, type: z.literal("effect.failed"), failure: FailureSchema }),
+]);
+export type Event = z.infer<typeof EventSchema>;
+export type EventType = Event["type"];

@@ -1,0 +1,72 @@
+import { z } from "zod";
+import { PlanSchema, SubtaskSchema } from "./plan.js";
+import { ResultSchema } from "./result.js";
+import { UsageSchema } from "./usage.js";
+import { FailureSchema } from "./failure.js";
+
+export const RepoRefSchema = z.object({
+  owner: z.string(),
+  name: z.string(),
+  installationId: z.number().int(),
+});
+export type RepoRef = z.infer<typeof RepoRefSchema>;
+
+const common = {
+  jobId: z.string(),
+  runId: z.string(),
+  repo: RepoRefSchema,
+  attempt: z.number().int().positive(),
+};
+
+/** Work sent to a runner. Stable `jobId`s make a re-sent job the same job. */
+export const JobSchema = z.discriminatedUnion("kind", [
+  z.object({
+    ...common,
+    kind: z.literal("plan"),
+    defaultBranch: z.string(),
+    issue: z.object({ number: z.number().int(), title: z.string(), body: z.string() }),
+    route: z.string(),
+  }),
+  z.object({
+    ...common,
+    kind: z.literal("build"),
+    /** The commit the subtask starts from: the run branch tip. */
+    fromSha: z.string(),
+    branch: z.string(),
+    subtask: SubtaskSchema,
+    plan: PlanSchema,
+    issue: z.object({ number: z.number().int(), title: z.string() }),
+    route: z.string(),
+  }),
+  z.object({
+    ...common,
+    kind: z.literal("scrutiny"),
+    headSha: z.string(),
+    commands: z.array(z.object({ name: z.string(), cmd: z.string() })),
+  }),
+]);
+export type Job = z.infer<typeof JobSchema>;
+
+export const CommandOutcomeSchema = z.object({
+  name: z.string(),
+  cmd: z.string(),
+  exitCode: z.number().int(),
+  ms: z.number().nonnegative(),
+  timedOut: z.boolean(),
+  /** The last lines of output, redacted. */
+  outputTail: z.string(),
+});
+export type CommandOutcome = z.infer<typeof CommandOutcomeSchema>;
+
+export const JobOutputSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("plan"), plan: PlanSchema, baseSha: z.string(), usage: z.array(UsageSchema) }),
+  z.object({ kind: z.literal("build"), result: ResultSchema }),
+  z.object({ kind: z.literal("scrutiny"), commands: z.array(CommandOutcomeSchema) }),
+]);
+export type JobOutput = z.infer<typeof JobOutputSchema>;
+
+export const JobOutcomeSchema = z.discriminatedUnion("ok", [
+  z.object({ ok: z.literal(true), output: JobOutputSchema }),
+  z.object({ ok: z.literal(false), failure: FailureSchema, usage: z.array(UsageSchema).default([]) }),
+]);
+export type JobOutcome = z.infer<typeof JobOutcomeSchema>;

@@ -1,0 +1,65 @@
+import { z } from "zod";
+
+/**
+ * A model route: `<provider>/<model>`. Providers are `anthropic`, `openai`, or an
+ * OpenAI-compatible endpoint the operator named with `SHOPFLOOR_ENDPOINT_<NAME>`.
+ * A repo picks routes; only the operator decides where a route's requests go.
+ */
+export const ModelRouteSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*\/[^\s]+$/, "a route is '<provider>/<model>', e.g. 'anthropic/claude-sonnet-4-5'");
+
+/** `.github/shopfloor.yml`, read from the default branch. Every field has a default. */
+export const RepoConfigSchema = z
+  .object({
+    /** The label that starts a run when a person with write access applies it. */
+    trigger: z
+      .object({ label: z.string().min(1).max(50).default("agent:build") })
+      .strict()
+      .default({ label: "agent:build" }),
+    /** Model route per role. */
+    models: z
+      .object({
+        /** Plans the work; reads the repo. A frontier model pays off here. */
+        planner: ModelRouteSchema.default("anthropic/claude-sonnet-4-5"),
+        /** Implements one subtask at a time. */
+        generator: ModelRouteSchema.default("anthropic/claude-sonnet-4-5"),
+        /** Writes tests from the contract alone. */
+        tester: ModelRouteSchema.default("openai/gpt-5"),
+        /** Reads the diff; a different vendor than the generator catches different mistakes. */
+        reviewer: ModelRouteSchema.default("openai/gpt-5"),
+      })
+      .strict()
+      .default({
+        planner: "anthropic/claude-sonnet-4-5",
+        generator: "anthropic/claude-sonnet-4-5",
+        tester: "openai/gpt-5",
+        reviewer: "openai/gpt-5",
+      }),
+    /**
+     * The repo's own commands, run in the sandbox (no network) in a fresh worktree of the
+     * result. Empty means "not run". Install runs first; a failing install fails the rest.
+     */
+    commands: z
+      .object({
+        install: z.string().default(""),
+        lint: z.string().default(""),
+        test: z.string().default("npm test"),
+      })
+      .strict()
+      .default({ install: "", lint: "", test: "npm test" }),
+    /** Spend limits for one run. */
+    budget: z
+      .object({
+        /** US dollars, priced from provider usage and the documented price table. */
+        usd: z.number().positive().max(1000).default(5),
+        /** Input plus output tokens, counted for every model, priced or not. */
+        tokens: z.number().int().positive().default(2_000_000),
+      })
+      .strict()
+      .default({ usd: 5, tokens: 2_000_000 }),
+  })
+  .strict();
+
+export type RepoConfig = z.infer<typeof RepoConfigSchema>;
+export const defaultRepoConfig: RepoConfig = RepoConfigSchema.parse({});

@@ -1,0 +1,75 @@
+import { z } from "zod";
+import { RepoRefSchema, CommandOutcomeSchema } from "./job.js";
+import { PlanSchema } from "./plan.js";
+import { ResultSchema } from "./result.js";
+import { FailureSchema } from "./failure.js";
+import { EffectSchema } from "./effect.js";
+import { RepoConfigSchema } from "./repo-config.js";
+import { UsageSchema } from "./usage.js";
+
+export const PhaseSchema = z.enum([
+  "configuring",
+  "planning",
+  "building",
+  "scrutiny",
+  "publishing",
+  /** Terminal: the gate check is concluded on the PR; a person decides. */
+  "gated",
+  /** Terminal: the run stopped before a PR; the progress comment says why. */
+  "failed",
+  /** Terminal: the repo config is invalid; one comment names the field. */
+  "rejected",
+]);
+export type Phase = z.infer<typeof PhaseSchema>;
+export const terminalPhases: readonly Phase[] = ["gated", "failed", "rejected"];
+
+export const SubtaskStateSchema = z.object({
+  status: z.enum(["pending", "running", "ok", "blocked", "failed"]),
+  attempts: z.number().int().nonnegative(),
+  result: ResultSchema.optional(),
+  failure: FailureSchema.optional(),
+});
+export type SubtaskState = z.infer<typeof SubtaskStateSchema>;
+
+export const GateItemSchema = z.object({
+  item: z.string(),
+  state: z.enum(["pass", "fail", "pending"]),
+  evidence: z.string(),
+});
+export type GateItem = z.infer<typeof GateItemSchema>;
+
+/** A run's notes: one JSON document, rebuilt by replaying its journal through `decide`. */
+export const RunSchema = z.object({
+  id: z.string(),
+  repo: RepoRefSchema,
+  issue: z.object({ number: z.number().int(), title: z.string(), body: z.string() }),
+  requestedBy: z.string(),
+  deliveryId: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  phase: PhaseSchema,
+  config: RepoConfigSchema.optional(),
+  defaultBranch: z.string().optional(),
+  branch: z.string(),
+  baseSha: z.string().optional(),
+  headSha: z.string().optional(),
+  plan: PlanSchema.optional(),
+  subtasks: z.record(z.string(), SubtaskStateSchema).default({}),
+  scrutiny: z.array(CommandOutcomeSchema).optional(),
+  usage: z.array(UsageSchema.extend({ role: z.string() })).default([]),
+  progressCommentId: z.number().int().optional(),
+  pr: z.object({ number: z.number().int(), url: z.string() }).optional(),
+  gate: z
+    .object({
+      conclusion: z.enum(["success", "failure", "action_required"]),
+      items: z.array(GateItemSchema),
+      checkRunId: z.number().int().optional(),
+    })
+    .optional(),
+  failure: FailureSchema.optional(),
+  /** Effects decided but not yet answered; the shell re-runs them after a crash. */
+  pending: z.array(EffectSchema).default([]),
+  /** Counter behind effect keys, so a key is never reused within a run. */
+  effectSeq: z.number().int().nonnegative().default(0),
+});
+export type Run = z.infer<typeof RunSchema>;
