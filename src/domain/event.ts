@@ -25,7 +25,8 @@ export const EventSchema = z.discriminatedUnion("type", [
     defaultBranch: z.string(),
   }),
   z.object({ ...answer, type: z.literal("config.invalid"), errors: z.array(z.string()).min(1) }),
-  z.object({ ...answer, type: z.literal("comment.upserted"), commentId: z.number().int() }),
+  // No `commentId` when a newer progress update superseded this one before it was sent.
+  z.object({ ...answer, type: z.literal("comment.upserted"), commentId: z.number().int().optional() }),
   z.object({ ...answer, type: z.literal("job.succeeded"), jobId: z.string(), output: JobOutputSchema }),
   z.object({
     ...answer,

@@ -8,3 +8,5 @@ export * from "./effect.js";
 export * from "./event.js";
 export * from "./run.js";
 export * from "./classify.js";
+export * from "./untrusted.js";
+export * from "./redact.js";

@@ -25,7 +25,8 @@ export const JobSchema = z.discriminatedUnion("kind", [
     kind: z.literal("plan"),
     defaultBranch: z.string(),
     issue: z.object({ number: z.number().int(), title: z.string(), body: z.string() }),
-    route: z.string(),
+    /** The repo's route for the role; absent means the role card's default. */
+    route: z.string().optional(),
   }),
   z.object({
     ...common,
@@ -36,7 +37,8 @@ export const JobSchema = z.discriminatedUnion("kind", [
     subtask: SubtaskSchema,
     plan: PlanSchema,
     issue: z.object({ number: z.number().int(), title: z.string() }),
-    route: z.string(),
+    /** The repo's route for the role; absent means the role card's default. */
+    route: z.string().optional(),
   }),
   z.object({
     ...common,

@@ -17,25 +17,20 @@ export const RepoConfigSchema = z
       .object({ label: z.string().min(1).max(50).default("agent:build") })
       .strict()
       .default({ label: "agent:build" }),
-    /** Model route per role. */
+    /** Model route per role; a role left out uses the `model` of its role card in `agents/`. */
     models: z
       .object({
         /** Plans the work; reads the repo. A frontier model pays off here. */
-        planner: ModelRouteSchema.default("anthropic/claude-sonnet-4-5"),
+        planner: ModelRouteSchema.optional(),
         /** Implements one subtask at a time. */
-        generator: ModelRouteSchema.default("anthropic/claude-sonnet-4-5"),
+        generator: ModelRouteSchema.optional(),
         /** Writes tests from the contract alone. */
-        tester: ModelRouteSchema.default("openai/gpt-5"),
+        tester: ModelRouteSchema.optional(),
         /** Reads the diff; a different vendor than the generator catches different mistakes. */
-        reviewer: ModelRouteSchema.default("openai/gpt-5"),
+        reviewer: ModelRouteSchema.optional(),
       })
       .strict()
-      .default({
-        planner: "anthropic/claude-sonnet-4-5",
-        generator: "anthropic/claude-sonnet-4-5",
-        tester: "openai/gpt-5",
-        reviewer: "openai/gpt-5",
-      }),
+      .default({}),
     /**
      * The repo's own commands, run in the sandbox (no network) in a fresh worktree of the
      * result. Empty means "not run". Install runs first; a failing install fails the rest.

@@ -1,0 +1,48 @@
+import { resolve } from "node:path";
+import { z } from "zod";
+
+/** Shopfloor's own settings, from the environment. Probot and the SDKs read theirs themselves. */
+const SettingsSchema = z.object({
+  /** Where run notes, journals and remembered deliveries live. */
+  SHOPFLOOR_STATE_DIR: z.string().default(".shopfloor/state"),
+  /** Where mirrors and worktrees live; needs room for a few checkouts per repo. */
+  SHOPFLOOR_WORK_DIR: z.string().default(".shopfloor/work"),
+  /** Jobs that run at once in this process. Each may run a model loop and `npm test`. */
+  SHOPFLOOR_RUNNER_CONCURRENCY: z.coerce.number().int().positive().max(64).default(2),
+  /** Jobs allowed to wait; past this, new jobs fail as transient instead of piling up. */
+  SHOPFLOOR_RUNNER_MAX_QUEUED: z.coerce.number().int().positive().default(100),
+  /** Attempts per job for transient failures. */
+  SHOPFLOOR_MAX_ATTEMPTS: z.coerce.number().int().positive().max(10).default(3),
+  /** Wall time of one repo command (install, lint, test) in the sandbox. */
+  SHOPFLOOR_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(10 * 60_000),
+  /** Where the role cards are. */
+  SHOPFLOOR_AGENTS_DIR: z.string().optional(),
+});
+
+export interface Settings {
+  stateDir: string;
+  workDir: string;
+  runnerConcurrency: number;
+  runnerMaxQueued: number;
+  maxAttempts: number;
+  commandTimeoutMs: number;
+  agentsDir: string;
+}
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), packageRoot = cwd): Settings {
+  const parsed = SettingsSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`invalid Shopfloor settings: ${problems}`);
+  }
+  const s = parsed.data;
+  return {
+    stateDir: resolve(cwd, s.SHOPFLOOR_STATE_DIR),
+    workDir: resolve(cwd, s.SHOPFLOOR_WORK_DIR),
+    runnerConcurrency: s.SHOPFLOOR_RUNNER_CONCURRENCY,
+    runnerMaxQueued: s.SHOPFLOOR_RUNNER_MAX_QUEUED,
+    maxAttempts: s.SHOPFLOOR_MAX_ATTEMPTS,
+    commandTimeoutMs: s.SHOPFLOOR_COMMAND_TIMEOUT_MS,
+    agentsDir: resolve(cwd, s.SHOPFLOOR_AGENTS_DIR ?? resolve(packageRoot, "agents")),
+  };
+}

@@ -1,0 +1,92 @@
+import type { ApplicationFunctionOptions, Probot } from "probot";
+import { readSettings, type Settings } from "./config/settings.js";
+import { loadRepoConfig, repoConfigPath } from "./config/repo-config.js";
+import { defaultRepoConfig, secretsOf } from "./domain/index.js";
+import { FileRunStore } from "./store/file.js";
+import { LocalJobQueue } from "./queue/local.js";
+import { Engine } from "./orchestrator/engine.js";
+import { intakeLabeled } from "./intake/labeled.js";
+import { intakePush } from "./intake/push.js";
+import { RepoTokenMinter } from "./github/tokens.js";
+import type { InstallationOctokit } from "./github/octokit.js";
+import { Workspace } from "./workspace/workspace.js";
+import { runSandboxed } from "./workspace/sandbox.js";
+import { createModel } from "./models/route.js";
+import { loadRoleCards } from "./workers/role-card.js";
+import { createJobHandler } from "./workers/handle.js";
+import { healthHandler } from "./dashboard/health.js";
+import { TriggerLabels } from "./store/trigger-labels.js";
+
+export interface Shopfloor {
+  engine: Engine;
+  settings: Settings;
+  store: FileRunStore;
+}
+
+/**
+ * The Probot entry: which event goes where. Handlers only verify, dedupe and persist;
+ * the engine does the rest in the background.
+ */
+export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
+  return async function shopfloor(app: Probot, options: ApplicationFunctionOptions): Promise<void> {
+    const settings = readSettings(process.env, process.cwd(), packageRoot());
+    const cards = await loadRoleCards(settings.agentsDir);
+    const store = new FileRunStore(settings.stateDir);
+    const triggerLabels = new TriggerLabels(settings.stateDir, defaultRepoConfig.trigger.label);
+    await triggerLabels.load();
+    const octokitFor = (installationId: number) => app.auth(installationId) as Promise<InstallationOctokit>;
+    const tokens = new RepoTokenMinter(() => app.auth() as Promise<InstallationOctokit>);
+    const workspace = new Workspace({ workDir: settings.workDir, tokenFor: (repo) => tokens.tokenFor(repo) });
+    const handler = createJobHandler({
+      workspace,
+      cards,
+      modelFor: (route) => createModel(route),
+      sandbox: (request) => runSandboxed(request, { hide: [settings.stateDir, settings.workDir] }),
+      commandTimeoutMs: settings.commandTimeoutMs,
+      secrets: secretsOf(process.env),
+      author: { name: "shopfloor[bot]", email: "shopfloor@users.noreply.github.com" },
+    });
+    const queue = new LocalJobQueue(handler, { concurrency: settings.runnerConcurrency, maxQueued: settings.runnerMaxQueued });
+    const engine = new Engine({
+      store,
+      settings: { maxAttempts: settings.maxAttempts },
+      log: app.log.child({ name: "engine" }),
+      effects: {
+        octokitFor,
+        queue,
+        loadRepoConfig: async (octokit, owner, repo) => {
+          const outcome = await loadRepoConfig(octokit, owner, repo);
+          if (outcome.ok) await triggerLabels.remember(owner, repo, outcome.config.trigger.label);
+          return outcome;
+        },
+      },
+    });
+    const wake = () => void engine.drainInbox().catch((err: unknown) => app.log.error({ err }, "inbox drain failed"));
+
+    app.on("issues.labeled", (context) =>
+      intakeLabeled(context, {
+        triggerLabel: (owner, repo) => triggerLabels.labelFor(owner, repo),
+        persist: (deliveryId, event) => store.putDelivery({ deliveryId, event }),
+        wake,
+      }),
+    );
+    app.on("push", (context) =>
+      intakePush(context, repoConfigPath, async (owner, repo) => {
+        const outcome = await loadRepoConfig(context.octokit as InstallationOctokit, owner, repo);
+        await triggerLabels.remember(owner, repo, outcome.ok ? outcome.config.trigger.label : defaultRepoConfig.trigger.label);
+      }),
+    );
+    options.addHandler(healthHandler(store));
+
+    const resumed = await engine.resume();
+    app.log.info({ resumed, stateDir: settings.stateDir }, "Shopfloor ready");
+    wake();
+    onReady?.({ engine, settings, store });
+  };
+}
+
+export default createShopfloor();
+
+function packageRoot(): string {
+  return new URL("..", import.meta.url).pathname;
+}

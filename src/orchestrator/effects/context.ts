@@ -1,0 +1,18 @@
+import type { Event, RepoConfig, Run } from "../../domain/index.js";
+import type { InstallationOctokit } from "../../github/octokit.js";
+import type { JobQueue } from "../../queue/job-queue.js";
+
+export type RepoConfigOutcome = { ok: true; config: RepoConfig } | { ok: false; errors: string[] };
+
+/** What effects need from the outside world; wired in `index.ts`. */
+export interface EffectContext {
+  octokitFor(installationId: number): Promise<InstallationOctokit>;
+  queue: JobQueue;
+  /** Reads and validates `.github/shopfloor.yml` from the default branch. */
+  loadRepoConfig(octokit: InstallationOctokit, owner: string, repo: string): Promise<RepoConfigOutcome>;
+}
+
+/** An answer to an effect, before the shell stamps it with the run id, the time and the key. */
+export type Answer = Event extends infer E ? (E extends Event ? Omit<E, "runId" | "at" | "key"> : never) : never;
+
+export const coordinates = (run: Run) => ({ owner: run.repo.owner, repo: run.repo.name });

@@ -1,0 +1,32 @@
+import { classifyFailure, type Effect, type Run } from "../../domain/index.js";
+import type { Answer, EffectContext } from "./context.js";
+import { loadConfig } from "./load-config.js";
+import { upsertProgressComment } from "./upsert-progress-comment.js";
+import { postConfigError } from "./post-config-error.js";
+import { dispatchJob } from "./dispatch-job.js";
+import { openPullRequest } from "./open-pull-request.js";
+import { publishGate } from "./publish-gate.js";
+
+export type { EffectContext, Answer, RepoConfigOutcome } from "./context.js";
+
+/** Perform one effect; never throws: a failure comes back as an `effect.failed` answer. */
+export async function executeEffect(run: Run, effect: Effect, ctx: EffectContext): Promise<Answer> {
+  try {
+    switch (effect.kind) {
+      case "loadConfig":
+        return await loadConfig(run, ctx);
+      case "upsertProgressComment":
+        return await upsertProgressComment(run, effect, ctx);
+      case "postConfigError":
+        return await postConfigError(run, effect, ctx);
+      case "dispatchJob":
+        return await dispatchJob(effect, ctx);
+      case "openPullRequest":
+        return await openPullRequest(run, effect, ctx);
+      case "publishGate":
+        return await publishGate(run, effect, ctx);
+    }
+  } catch (error) {
+    return { type: "effect.failed", failure: classifyFailure(error) };
+  }
+}

@@ -1,0 +1,132 @@
+import { terminalPhases, type Effect, type Event, type Run } from "../domain/index.js";
+import type { RunStore } from "../store/run-store.js";
+import { decide, type MachineSettings } from "./machine.js";
+import { executeEffect, type EffectContext } from "./effects/index.js";
+
+export interface EngineLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/**
+ * The imperative shell around `decide`: load the notes, journal the event, decide, save,
+ * and only then perform the effects. Effect answers come back through `submit`.
+ * GitHub effects of one run go one at a time, in order; jobs run side by side.
+ */
+export class Engine {
+  private readonly inFlight = new Set<string>();
+  private readonly tasks = new Set<Promise<void>>();
+  private readonly githubChains = new Map<string, Promise<void>>();
+  private stopped = false;
+
+  constructor(
+    private readonly deps: {
+      store: RunStore;
+      effects: EffectContext;
+      settings: MachineSettings;
+      log: EngineLog;
+      now?: () => Date;
+    },
+  ) {}
+
+  /** Take one event: durable in the journal and the notes before any effect starts. */
+  async submit(event: Event): Promise<void> {
+    const { store, settings, log } = this.deps;
+    const decided = await store.withRunLock(event.runId, async () => {
+      const before = await store.load(event.runId);
+      const decision = decide(before, event, settings);
+      await store.appendJournal(event.runId, {
+        at: event.at,
+        event,
+        effects: decision.effects.map((e) => e.key),
+        phase: decision.run?.phase ?? null,
+        ...(decision.note !== undefined && { note: decision.note }),
+      });
+      if (decision.run && decision.run !== before) await store.save(decision.run);
+      return decision;
+    });
+    if (decided.note) log.info({ runId: event.runId, event: event.type }, decided.note);
+    if (decided.run && decided.run.phase !== undefined && decided.effects.length > 0) {
+      log.info({ runId: event.runId, event: event.type, phase: decided.run.phase, effects: decided.effects.map((e) => e.kind) }, "decided");
+    }
+    for (const effect of decided.effects) this.launch(event.runId, effect);
+  }
+
+  /** After a restart: perform every effect that was decided but never answered. */
+  async resume(): Promise<number> {
+    let resumed = 0;
+    for (const runId of await this.deps.store.listRuns()) {
+      const run = await this.deps.store.load(runId);
+      if (!run) continue;
+      for (const effect of run.pending) {
+        this.launch(runId, effect);
+        resumed++;
+      }
+      if (run.pending.length === 0 && !terminalPhases.includes(run.phase)) {
+        this.deps.log.warn({ runId, phase: run.phase }, "run has nothing pending but is not finished");
+      }
+    }
+    return resumed;
+  }
+
+  /** Turn persisted deliveries into events; each is taken once, even across restarts. */
+  async drainInbox(): Promise<void> {
+    for (const entry of await this.deps.store.pendingDeliveries()) {
+      await this.submit(entry.event);
+      await this.deps.store.markDeliveryTaken(entry.deliveryId);
+    }
+  }
+
+  /** Resolves when no effect is running (for tests and graceful shutdown). */
+  async idle(): Promise<void> {
+    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private launch(runId: string, effect: Effect): void {
+    if (this.stopped || this.inFlight.has(effect.key)) return;
+    this.inFlight.add(effect.key);
+    const perform = async () => {
+      const run = await this.deps.store.load(runId);
+      if (!run || !run.pending.some((e) => e.key === effect.key)) return;
+      const answer = superseded(run, effect)
+        ? { type: "comment.upserted" as const }
+        : await executeEffect(run, effect, this.deps.effects);
+      if (answer.type === "effect.failed") {
+        this.deps.log.warn({ runId, effect: effect.kind, key: effect.key, failure: answer.failure }, "effect failed");
+      }
+      if (this.stopped) return;
+      await this.submit({ ...answer, runId, at: this.now(), key: effect.key } as Event);
+    };
+    let task: Promise<void>;
+    if (effect.kind === "dispatchJob") {
+      task = perform();
+    } else {
+      task = (this.githubChains.get(runId) ?? Promise.resolve()).then(perform);
+      this.githubChains.set(runId, task.catch(() => undefined));
+    }
+    const tracked = task
+      .catch((error: unknown) => this.deps.log.error({ runId, key: effect.key, err: error }, "effect crashed"))
+      .finally(() => {
+        this.inFlight.delete(effect.key);
+        this.tasks.delete(tracked);
+      });
+    this.tasks.add(tracked);
+  }
+
+  private now(): string {
+    return (this.deps.now?.() ?? new Date()).toISOString();
+  }
+}
+
+/** A progress update is skipped when a newer one is already waiting: it would be overwritten at once. */
+function superseded(run: Run, effect: Effect): boolean {
+  if (effect.kind !== "upsertProgressComment" || run.progressCommentId === undefined) return false;
+  return run.pending.some((e) => e.kind === "upsertProgressComment" && seqOf(e.key) > seqOf(effect.key));
+}
+
+const seqOf = (key: string): number => Number(key.slice(key.lastIndexOf(":") + 1));

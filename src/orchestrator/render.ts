@@ -1,0 +1,134 @@
+import { sumUsage, type Run, type Usage } from "../domain/index.js";
+import type { GateVerdict } from "./gate.js";
+
+/** GitHub rejects comment and PR bodies over 65 536 characters; stay well under. */
+const maxBody = 60_000;
+
+export const progressMarker = (runId: string): string => `<!-- shopfloor:progress:${runId} -->`;
+export const configErrorMarker = (runId: string): string => `<!-- shopfloor:config-error:${runId} -->`;
+export const prMarker = (runId: string): string => `<!-- shopfloor:pr:${runId} -->`;
+
+const phaseLine: Record<Run["phase"], string> = {
+  configuring: "Reading the repository's configuration.",
+  planning: "Planning the work and writing the validation contract.",
+  building: "Building the plan, one subtask at a time.",
+  scrutiny: "Running the repository's own commands on the result.",
+  publishing: "Opening the pull request.",
+  gated: "Done: the pull request is open and the `Shopfloor gate` check has concluded.",
+  failed: "Stopped: see below. A person needs to look at this.",
+  rejected: "Not started: the configuration is invalid.",
+};
+
+export function renderProgress(run: Run): string {
+  const lines = [progressMarker(run.id), `### Shopfloor is working on this issue`, "", `**Status:** ${phaseLine[run.phase]}`, ""];
+  if (run.plan) {
+    lines.push(`**Plan:** ${oneLine(run.plan.summary)}`, "");
+    for (const s of run.plan.subtasks) {
+      const state = run.subtasks[s.id]?.status ?? "pending";
+      lines.push(`- ${checkbox(state)} \`${s.id}\` (${s.role}) ${oneLine(s.title)} — ${state}`);
+    }
+    lines.push("");
+  }
+  if (run.scrutiny) {
+    for (const c of run.scrutiny) lines.push(`- ${c.exitCode === 0 ? "✅" : "❌"} \`${c.cmd}\` exited ${c.exitCode}`);
+    lines.push("");
+  }
+  if (run.pr) lines.push(`**Pull request:** #${run.pr.number}`, "");
+  if (run.gate) lines.push(`**Gate:** \`${run.gate.conclusion}\``, "");
+  if (run.failure) lines.push(`**Why it stopped:** ${run.failure.class} / ${run.failure.reason}: ${oneLine(run.failure.detail)}`, "");
+  lines.push(renderSpend(run.usage));
+  return cap(lines.join("\n"));
+}
+
+export function renderPullRequestBody(run: Run): string {
+  const plan = run.plan;
+  const lines = [prMarker(run.id), `Closes #${run.issue.number}`, "", "Built by Shopfloor. A person reviews and merges; Shopfloor never does.", ""];
+  if (plan) {
+    lines.push("## Plan", "", oneLine(plan.summary), "", "| subtask | role | files | status |", "|---|---|---|---|");
+    for (const s of plan.subtasks) {
+      lines.push(`| \`${s.id}\` ${cell(s.title)} | ${s.role} | ${cell(s.files.join(", ") || "—")} | ${run.subtasks[s.id]?.status ?? "pending"} |`);
+    }
+    lines.push("", "## Validation contract", "", "| id | assertion | checked by |", "|---|---|---|");
+    for (const a of plan.contract.assertions) {
+      const how = a.check.kind === "command" ? `command \`${cell(a.check.command)}\`` : `review: ${cell(a.check.rubric)}`;
+      lines.push(`| \`${a.id}\` | ${cell(a.text)} | ${how} |`);
+    }
+    lines.push("", "## What each worker reported", "");
+    for (const s of plan.subtasks) {
+      const result = run.subtasks[s.id]?.result;
+      if (!result) continue;
+      lines.push(`### \`${s.id}\` — ${result.status}, confidence ${result.confidence.toFixed(2)}`, "", oneLine(result.summary), "");
+      for (const c of result.handoff.completed) lines.push(`- done: ${oneLine(c)}`);
+      for (const r of result.handoff.remaining) lines.push(`- remaining: ${oneLine(r)}`);
+      for (const i of result.handoff.issues) lines.push(`- issue found: ${oneLine(i)}`);
+      for (const c of result.handoff.commands) lines.push(`- ran \`${cell(c.cmd)}\` → exit ${c.exitCode} (${c.ms} ms)`);
+      lines.push(`- files: ${result.artifact.filesChanged.map((f) => `\`${f}\``).join(", ") || "none"}`, "");
+    }
+  }
+  if (run.scrutiny) {
+    lines.push("## Repository commands", "");
+    for (const c of run.scrutiny) lines.push(`- \`${cell(c.cmd)}\` → exit ${c.exitCode} in ${(c.ms / 1000).toFixed(1)} s`);
+    lines.push("");
+  }
+  lines.push(renderSpend(run.usage));
+  return cap(lines.join("\n"));
+}
+
+export function renderGateSummary(verdict: GateVerdict): { title: string; summary: string } {
+  const passed = verdict.items.filter((i) => i.state === "pass").length;
+  const failed = verdict.items.filter((i) => i.state === "fail").map((i) => i.item);
+  const title =
+    verdict.conclusion === "success"
+      ? `Definition of Done: ${passed}/${verdict.items.length} proven`
+      : `Not done: ${failed.join(", ")}`.slice(0, 250);
+  const table = ["| item | state | evidence |", "|---|---|---|"];
+  for (const i of verdict.items) table.push(`| ${cell(i.item)} | ${i.state === "pass" ? "✅ pass" : i.state === "fail" ? "❌ fail" : "⏳ pending"} | ${cell(i.evidence)} |`);
+  return { title, summary: cap(table.join("\n")) };
+}
+
+export function renderConfigError(runId: string, errors: readonly string[]): string {
+  return cap(
+    [
+      configErrorMarker(runId),
+      "Shopfloor did not start: `.github/shopfloor.yml` on the default branch is invalid.",
+      "",
+      ...errors.map((e) => `- ${e}`),
+      "",
+      "Fix the file on the default branch, then remove and re-apply the label.",
+    ].join("\n"),
+  );
+}
+
+export function renderSpend(usage: readonly (Usage & { role: string })[]): string {
+  if (usage.length === 0) return "**Spend:** nothing yet.";
+  const total = sumUsage(usage);
+  const rows = new Map<string, { tokens: number; cost: number; priced: boolean }>();
+  for (const u of usage) {
+    const key = `${u.role} | \`${u.provider}/${u.model}\``;
+    const row = rows.get(key) ?? { tokens: 0, cost: 0, priced: true };
+    row.tokens += u.inputTokens + u.outputTokens;
+    row.cost += u.costUsd ?? 0;
+    row.priced &&= u.costUsd !== null;
+    rows.set(key, row);
+  }
+  const lines = [`**Spend:** $${total.costUsd.toFixed(4)}, ${total.tokens} tokens`, "", "| role | model | tokens | cost |", "|---|---|---|---|"];
+  for (const [key, row] of rows) lines.push(`| ${key} | ${row.tokens} | ${row.priced ? `$${row.cost.toFixed(4)}` : "unpriced"} |`);
+  return lines.join("\n");
+}
+
+function checkbox(state: string): string {
+  return state === "ok" ? "✅" : state === "running" ? "⏳" : state === "pending" ? "⬜" : "❌";
+}
+
+function oneLine(text: string): string {
+  const flat = text.replace(/<!--/g, "<!- -").replace(/\s+/g, " ").trim();
+  return flat.length > 300 ? `${flat.slice(0, 297)}…` : flat;
+}
+
+function cell(text: string): string {
+  return oneLine(text).replace(/\|/g, "\\|");
+}
+
+function cap(text: string): string {
+  return text.length <= maxBody ? text : `${text.slice(0, maxBody)}\n\n… (cut to fit GitHub's size limit)`;
+}

@@ -1,0 +1,50 @@
+import PQueue from "p-queue";
+import { classifyFailure, type Job, type JobOutcome } from "../domain/index.js";
+import type { JobHandler, JobQueue } from "./job-queue.js";
+
+/**
+ * The embedded runner pool: jobs run in this process, at most `concurrency` at once.
+ * Past `maxQueued` waiting jobs, `run` answers a transient failure instead of growing without bound.
+ */
+export class LocalJobQueue implements JobQueue {
+  private readonly queue: PQueue;
+  private readonly inFlight = new Map<string, Promise<JobOutcome>>();
+
+  constructor(
+    private readonly handler: JobHandler,
+    private readonly opts: { concurrency: number; maxQueued: number },
+  ) {
+    this.queue = new PQueue({ concurrency: opts.concurrency });
+  }
+
+  run(job: Job): Promise<JobOutcome> {
+    const existing = this.inFlight.get(job.jobId);
+    if (existing) return existing;
+    if (this.queue.size >= this.opts.maxQueued) {
+      return Promise.resolve({
+        ok: false,
+        failure: { class: "transient", reason: "server_error", detail: `runner queue full (${this.opts.maxQueued} waiting)` },
+        usage: [],
+      });
+    }
+    const outcome = this.queue
+      .add(() => this.handler(job), { throwOnTimeout: true })
+      .then(
+        (result) => result as JobOutcome,
+        (error: unknown): JobOutcome => ({ ok: false, failure: classifyFailure(error), usage: [] }),
+      )
+      .finally(() => this.inFlight.delete(job.jobId));
+    this.inFlight.set(job.jobId, outcome);
+    return outcome;
+  }
+
+  size(): number {
+    return this.queue.size + this.queue.pending;
+  }
+
+  async close(): Promise<void> {
+    this.queue.clear();
+    await this.queue.onIdle();
+  }
+}
+

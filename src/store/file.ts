@@ -1,0 +1,136 @@
+import { readFile, readdir, mkdir, open, rename } from "node:fs/promises";
+import { join } from "node:path";
+import { RunSchema, EventSchema, type Run } from "../domain/index.js";
+import { writeFileAtomic, appendLineDurably } from "./atomic.js";
+import { withFileLock } from "./lock.js";
+import type { InboxEntry, JournalEntry, RunStore } from "./run-store.js";
+
+/**
+ * Runs as files: `runs/<owner>/<repo>/<issue>/run.json` plus `journal.jsonl`;
+ * deliveries as `deliveries/pending/<id>.json`, moved to `deliveries/taken/` once handled,
+ * so a redelivery is recognised across restarts.
+ */
+export class FileRunStore implements RunStore {
+  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly seqs = new Map<string, number>();
+
+  constructor(private readonly root: string) {}
+
+  private dirOf(runId: string): string {
+    const m = /^([^/]+)\/([^#]+)#(\d+)$/.exec(runId);
+    if (!m) throw new Error(`not a run id: ${runId}`);
+    return join(this.root, "runs", safe(m[1]!), safe(m[2]!), m[3]!);
+  }
+
+  async load(runId: string): Promise<Run | undefined> {
+    const text = await readFile(join(this.dirOf(runId), "run.json"), "utf8").catch(notFound);
+    return text === undefined ? undefined : RunSchema.parse(JSON.parse(text));
+  }
+
+  async save(run: Run): Promise<void> {
+    await writeFileAtomic(join(this.dirOf(run.id), "run.json"), `${JSON.stringify(run, null, 2)}\n`);
+  }
+
+  async appendJournal(runId: string, entry: Omit<JournalEntry, "seq">): Promise<void> {
+    let seq = this.seqs.get(runId);
+    if (seq === undefined) seq = (await this.journal(runId)).length;
+    seq += 1;
+    this.seqs.set(runId, seq);
+    await appendLineDurably(join(this.dirOf(runId), "journal.jsonl"), JSON.stringify({ seq, ...entry }));
+  }
+
+  async journal(runId: string): Promise<JournalEntry[]> {
+    const text = await readFile(join(this.dirOf(runId), "journal.jsonl"), "utf8").catch(notFound);
+    if (!text) return [];
+    const entries: JournalEntry[] = [];
+    for (const line of text.split("\n")) {
+      if (!line.trim()) continue;
+      try {
+        const raw = JSON.parse(line) as JournalEntry;
+        entries.push({ ...raw, event: EventSchema.parse(raw.event) });
+      } catch {
+        // A torn last line from a crash mid-append: the event it held was never acted on.
+        break;
+      }
+    }
+    return entries;
+  }
+
+  async listRuns(): Promise<string[]> {
+    const ids: string[] = [];
+    const runs = join(this.root, "runs");
+    for (const owner of await readdir(runs).catch(() => [] as string[])) {
+      for (const repo of await readdir(join(runs, owner)).catch(() => [] as string[])) {
+        for (const issue of await readdir(join(runs, owner, repo)).catch(() => [] as string[])) {
+          if (/^\d+$/.test(issue)) ids.push(`${owner}/${repo}#${issue}`);
+        }
+      }
+    }
+    return ids.sort();
+  }
+
+  async withRunLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
+    // In-process callers queue on a promise chain; other processes wait on the lock file.
+    const previous = this.chains.get(runId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => withFileLock(join(this.dirOf(runId), "lock"), fn));
+    this.chains.set(runId, next);
+    try {
+      return await next;
+    } finally {
+      if (this.chains.get(runId) === next) this.chains.delete(runId);
+    }
+  }
+
+  async putDelivery(entry: InboxEntry): Promise<boolean> {
+    const name = `${safe(entry.deliveryId)}.json`;
+    const pending = join(this.root, "deliveries", "pending");
+    const taken = join(this.root, "deliveries", "taken");
+    await mkdir(pending, { recursive: true });
+    await mkdir(taken, { recursive: true });
+    if ((await readFile(join(taken, name), "utf8").catch(notFound)) !== undefined) return false;
+    try {
+      // `wx` makes the first writer win when the same delivery arrives twice at once.
+      const handle = await open(join(pending, `${name}.tmp`), "wx");
+      await handle.writeFile(JSON.stringify(entry));
+      await handle.sync();
+      await handle.close();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw error;
+    }
+    if ((await readFile(join(pending, name), "utf8").catch(notFound)) !== undefined) return false;
+    await rename(join(pending, `${name}.tmp`), join(pending, name));
+    return true;
+  }
+
+  async pendingDeliveries(): Promise<InboxEntry[]> {
+    const dir = join(this.root, "deliveries", "pending");
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith(".json")).sort();
+    const entries: InboxEntry[] = [];
+    for (const name of names) {
+      const text = await readFile(join(dir, name), "utf8").catch(notFound);
+      if (text === undefined) continue;
+      const raw = JSON.parse(text) as InboxEntry;
+      entries.push({ deliveryId: raw.deliveryId, event: EventSchema.parse(raw.event) });
+    }
+    return entries;
+  }
+
+  async markDeliveryTaken(deliveryId: string): Promise<void> {
+    const name = `${safe(deliveryId)}.json`;
+    await rename(join(this.root, "deliveries", "pending", name), join(this.root, "deliveries", "taken", name)).catch(
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== "ENOENT") throw error;
+      },
+    );
+  }
+}
+
+function safe(segment: string): string {
+  return segment.replace(/[^A-Za-z0-9._-]/g, "_");
+}
+
+function notFound(error: NodeJS.ErrnoException): undefined {
+  if (error.code === "ENOENT") return undefined;
+  throw error;
+}

@@ -1,0 +1,176 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  PlanSchema,
+  WorkerReportSchema,
+  redact,
+  classifyFailure,
+  type CommandOutcome,
+  type Job,
+  type JobOutcome,
+  type Result,
+  type SubtaskRole,
+} from "../domain/index.js";
+import type { ChatModel } from "../models/types.js";
+import type { Workspace } from "../workspace/workspace.js";
+import type { SandboxOutcome, SandboxRequest } from "../workspace/types.js";
+import { runAgent } from "./agent-loop.js";
+import { plannerTask, builderTask } from "./prompt.js";
+import { quoteUntrusted } from "../domain/index.js";
+import type { RoleCard, RoleCards, RoleName } from "./role-card.js";
+import { buildTools } from "./tools.js";
+import { outsideAllowance, defaultTestPaths } from "./allowance.js";
+
+export interface JobHandlerDeps {
+  workspace: Workspace;
+  cards: RoleCards;
+  modelFor(route: string): ChatModel;
+  sandbox(request: SandboxRequest): Promise<SandboxOutcome>;
+  commandTimeoutMs: number;
+  /** Values that must never leave the runner (keys, tokens), for redaction. */
+  secrets: readonly string[];
+  author: { name: string; email: string };
+}
+
+const roleOf: Record<SubtaskRole, RoleName> = { generate: "generator", test: "tester", review: "reviewer" };
+/** What goes back from a command: enough to see why it failed, not the whole log. */
+const outputTailChars = 4000;
+const maxCommandOutputBytes = 1024 * 1024;
+
+/** job → Result, on a runner. Never throws: every failure comes back typed. */
+export function createJobHandler(deps: JobHandlerDeps): (job: Job) => Promise<JobOutcome> {
+  return async (job) => {
+    try {
+      if (job.kind === "plan") return await planJob(job, deps);
+      if (job.kind === "build") return await buildJob(job, deps);
+      return await scrutinyJob(job, deps);
+    } catch (error) {
+      return { ok: false, failure: classifyFailure(error), usage: [] };
+    }
+  };
+}
+
+async function planJob(job: Extract<Job, { kind: "plan" }>, deps: JobHandlerDeps): Promise<JobOutcome> {
+  const { workspace } = deps;
+  await workspace.syncMirror(job.repo);
+  const baseSha = await workspace.resolveRef(job.repo, `refs/heads/${job.defaultBranch}`);
+  const worktree = await workspace.addWorktree(job.repo, baseSha, `${job.issue.number}-plan-a${job.attempt}`);
+  try {
+    const card = cardFor(deps.cards, "planner");
+    const tools = buildTools("planner", card.tools, { worktree, ownedFiles: [], testPaths: [], runCommand: refuseRun });
+    const outcome = await runAgent({
+      model: deps.modelFor(job.route ?? card.model),
+      system: await systemPrompt(card, worktree),
+      task: plannerTask(job.issue),
+      tools,
+      finish: { schema: PlanSchema, description: "Submit the plan: subtasks and the validation contract." },
+      maxTurns: card.maxTurns,
+      signal: AbortSignal.timeout(card.timeoutMs),
+    });
+    if (!outcome.ok) return { ok: false, failure: outcome.failure, usage: outcome.usage };
+    return { ok: true, output: { kind: "plan", plan: outcome.output, baseSha, usage: outcome.usage } };
+  } finally {
+    await workspace.removeWorktree(worktree);
+  }
+}
+
+async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDeps): Promise<JobOutcome> {
+  const { workspace } = deps;
+  const { subtask } = job;
+  const role = roleOf[subtask.role];
+  await workspace.syncMirror(job.repo);
+  const worktree = await workspace.addWorktree(job.repo, job.fromSha, `${job.issue.number}-${subtask.id}-a${job.attempt}`);
+  try {
+    const card = cardFor(deps.cards, role);
+    const commands: { cmd: string; exitCode: number; ms: number }[] = [];
+    const tools = buildTools(role, card.tools, {
+      worktree,
+      ownedFiles: subtask.files,
+      testPaths: defaultTestPaths,
+      runCommand: async (command) => {
+        const outcome = await deps.sandbox({ cwd: worktree, command, timeoutMs: deps.commandTimeoutMs, maxOutputBytes: maxCommandOutputBytes });
+        commands.push({ cmd: command, exitCode: outcome.exitCode, ms: outcome.ms });
+        return { ...outcome, output: redact(outcome.output, deps.secrets) };
+      },
+    });
+    const outcome = await runAgent({
+      model: deps.modelFor(job.route ?? card.model),
+      system: await systemPrompt(card, worktree),
+      task: builderTask(subtask, job.plan, job.issue),
+      tools,
+      finish: { schema: WorkerReportSchema, description: "Report the outcome with an honest handoff." },
+      maxTurns: card.maxTurns,
+      signal: AbortSignal.timeout(card.timeoutMs),
+    });
+    if (!outcome.ok) return { ok: false, failure: outcome.failure, usage: outcome.usage };
+    const commit = await workspace.commitAll(
+      worktree,
+      `${subtask.title}\n\nShopfloor run ${job.runId}, subtask ${subtask.id} (${subtask.role}).`,
+      deps.author,
+    );
+    const changed = commit?.filesChanged ?? [];
+    // `run` can write anywhere in the worktree; what is committed must still be the role's to write.
+    const stray = outsideAllowance(role, changed, subtask.files);
+    if (stray.length > 0) {
+      return {
+        ok: false,
+        failure: { class: "permanent", reason: "policy_violation", detail: `subtask ${subtask.id} changed files it does not own: ${stray.join(", ")}` },
+        usage: outcome.usage,
+      };
+    }
+    if (commit) await workspace.push(job.repo, commit.sha, job.branch);
+    const result: Result = {
+      ...outcome.output,
+      artifact: { kind: "diff", headSha: commit?.sha ?? job.fromSha, diffStat: commit?.diffStat ?? "", filesChanged: changed },
+      usage: outcome.usage,
+      trace: outcome.trace,
+    };
+    // The worker's account of commands is checked against what the runner saw it run.
+    result.handoff = { ...result.handoff, commands: commands.length > 0 ? commands : result.handoff.commands };
+    return { ok: true, output: { kind: "build", result } };
+  } finally {
+    await workspace.removeWorktree(worktree);
+  }
+}
+
+async function scrutinyJob(job: Extract<Job, { kind: "scrutiny" }>, deps: JobHandlerDeps): Promise<JobOutcome> {
+  const { workspace } = deps;
+  await workspace.syncMirror(job.repo);
+  const worktree = await workspace.addWorktree(job.repo, job.headSha, `${job.runId.split("#")[1]}-scrutiny-a${job.attempt}`);
+  try {
+    const commands: CommandOutcome[] = [];
+    for (const { name, cmd } of job.commands) {
+      const outcome = await deps.sandbox({ cwd: worktree, command: cmd, timeoutMs: deps.commandTimeoutMs, maxOutputBytes: maxCommandOutputBytes });
+      commands.push({
+        name,
+        cmd,
+        exitCode: outcome.exitCode,
+        ms: outcome.ms,
+        timedOut: outcome.timedOut,
+        outputTail: redact(outcome.output, deps.secrets).slice(-outputTailChars),
+      });
+    }
+    return { ok: true, output: { kind: "scrutiny", commands } };
+  } finally {
+    await workspace.removeWorktree(worktree);
+  }
+}
+
+function cardFor(cards: RoleCards, role: RoleName): RoleCard {
+  const card = cards.get(role);
+  if (!card) throw new Error(`no role card for ${role} in agents/`);
+  return card;
+}
+
+/** The card's prompt, plus the repo's own agent notes from the base commit, quoted as data. */
+async function systemPrompt(card: RoleCard, worktree: string): Promise<string> {
+  for (const name of ["AGENTS.md", "CLAUDE.md"]) {
+    const text = await readFile(join(worktree, name), "utf8").catch(() => undefined);
+    if (text !== undefined) return `${card.prompt}\n\n${quoteUntrusted(`the repository's ${name}`, text.slice(0, 20_000))}`;
+  }
+  return card.prompt;
+}
+
+async function refuseRun(): Promise<SandboxOutcome> {
+  return { exitCode: 126, ms: 0, output: "this role may not run commands", timedOut: false, truncated: false };
+}

@@ -1,0 +1,223 @@
+import { describe, expect, it } from "vitest";
+import { defaultRepoConfig, RepoConfigSchema } from "../../src/domain/index.js";
+import { decide, runBranch } from "../../src/orchestrator/machine.js";
+import { Driver, at, plan, requested, result, runId } from "./fixtures.js";
+
+describe("decide", () => {
+  it("starts a run on a request: reads the config first, nothing posted yet", () => {
+    const d = new Driver();
+    const effects = d.step(requested);
+    expect(d.run?.phase).toBe("configuring");
+    expect(d.run?.branch).toBe("shopfloor/7-add-a-farewell-helper");
+    expect(effects.map((e) => e.kind)).toEqual(["loadConfig"]);
+    expect(effects[0]!.key).toBe(`${runId}:loadConfig:1`);
+  });
+
+  it("ignores a second request while the run is active", () => {
+    const d = new Driver();
+    d.step(requested);
+    const before = d.run;
+    expect(d.step({ ...requested, deliveryId: "d-2" })).toEqual([]);
+    expect(d.run).toBe(before);
+    expect(d.notes[0]).toMatch(/already configuring/);
+  });
+
+  it("starts again after a terminal run, without reusing effect keys", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.invalid", runId, at, key: d.pending("loadConfig").key, errors: ["`budget.usd`: bad"] });
+    expect(d.run?.phase).toBe("rejected");
+    const seq = d.run!.effectSeq;
+    const effects = d.step({ ...requested, deliveryId: "d-3" });
+    expect(d.run?.phase).toBe("configuring");
+    expect(effects[0]!.key).toBe(`${runId}:loadConfig:${seq + 1}`);
+  });
+
+  it("plans once the config is loaded, and shows progress", () => {
+    const d = new Driver();
+    d.step(requested);
+    const effects = d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
+    expect(d.run?.phase).toBe("planning");
+    expect(effects.map((e) => e.kind)).toEqual(["dispatchJob", "upsertProgressComment"]);
+    const job = d.job("plan").job;
+    expect(job).toMatchObject({ kind: "plan", jobId: `${runId}:plan:a1`, defaultBranch: "main", attempt: 1 });
+    expect("route" in job).toBe(false);
+  });
+
+  it("passes the repo's model route to the job when the config names one", () => {
+    const d = new Driver();
+    d.step(requested);
+    const config = RepoConfigSchema.parse({ models: { planner: "local/qwen3-coder" } });
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config, defaultBranch: "trunk" });
+    expect(d.job("plan").job).toMatchObject({ route: "local/qwen3-coder", defaultBranch: "trunk" });
+  });
+
+  it("rejects an invalid config with one comment naming the field", () => {
+    const d = new Driver();
+    d.step(requested);
+    const effects = d.step({ type: "config.invalid", runId, at, key: d.pending("loadConfig").key, errors: ["`budget.usd`: expected number, received string"] });
+    expect(d.run?.phase).toBe("rejected");
+    expect(effects).toHaveLength(1);
+    expect(effects[0]).toMatchObject({ kind: "postConfigError" });
+    expect(effects[0]!.kind === "postConfigError" && effects[0]!.body).toContain("`budget.usd`: expected number");
+  });
+
+  it("ignores an answer to an effect that is not pending (a repeat after a crash)", () => {
+    const d = new Driver();
+    d.step(requested);
+    const key = d.pending("loadConfig").key;
+    d.step({ type: "config.loaded", runId, at, key, config: defaultRepoConfig, defaultBranch: "main" });
+    const before = d.run;
+    expect(d.step({ type: "config.loaded", runId, at, key, config: defaultRepoConfig, defaultBranch: "main" })).toEqual([]);
+    expect(d.run).toBe(before);
+  });
+
+  it("remembers the progress comment id", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
+    d.step({ type: "comment.upserted", runId, at, key: d.pending("upsertProgressComment").key, commentId: 99 });
+    expect(d.run?.progressCommentId).toBe(99);
+  });
+
+  it("builds an accepted plan one subtask at a time, in dependency order", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
+    const reversed = { ...plan, subtasks: [...plan.subtasks].reverse() };
+    d.answerJob("plan", { kind: "plan", plan: reversed, baseSha: "base0", usage: [] });
+    expect(d.run?.phase).toBe("building");
+    const first = d.job("build").job;
+    expect(first).toMatchObject({ kind: "build", fromSha: "base0", branch: "shopfloor/7-add-a-farewell-helper" });
+    expect(first.kind === "build" && first.subtask.id).toBe("impl");
+    expect(d.run?.subtasks).toEqual({ impl: { status: "running", attempts: 1 }, docs: { status: "pending", attempts: 0 } });
+    d.answerJob("build", { kind: "build", result: result("sha1") });
+    const second = d.job("build").job;
+    expect(second.kind === "build" && [second.subtask.id, second.fromSha]).toEqual(["docs", "sha1"]);
+    d.answerJob("build", { kind: "build", result: result("sha2") });
+    expect(d.run?.phase).toBe("scrutiny");
+    expect(d.job("scrutiny").job).toMatchObject({ headSha: "sha2", commands: [{ name: "test", cmd: "npm test" }] });
+    expect(d.run?.usage.map((u) => u.role)).toEqual(["generate", "generate"]);
+  });
+
+  it("stops with the checker's reasons when the plan fails its checks", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
+    const bad = { ...plan, subtasks: plan.subtasks.map((s) => ({ ...s, role: "review" as const })) };
+    const effects = d.answerJob("plan", { kind: "plan", plan: bad, baseSha: "base0", usage: [] });
+    expect(d.run?.phase).toBe("failed");
+    expect(d.run?.failure).toMatchObject({ class: "permanent", reason: "invalid_output" });
+    expect(d.run?.failure?.detail).toContain("no generate subtask");
+    expect(effects.map((e) => e.kind)).toEqual(["upsertProgressComment"]);
+  });
+
+  it("stops when a worker reports blocked", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
+    d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
+    d.answerJob("build", { kind: "build", result: result("base0", "blocked") });
+    expect(d.run?.phase).toBe("failed");
+    expect(d.run?.subtasks.impl?.status).toBe("blocked");
+    expect(d.run?.failure?.reason).toBe("blocked");
+  });
+
+  it("opens a draft PR after scrutiny, with Closes #N in the body", () => {
+    const d = new Driver();
+    d.toScrutiny();
+    const effects = (d.scrutiny(0), d.effects);
+    expect(d.run?.phase).toBe("publishing");
+    expect(effects).toHaveLength(1);
+    const pr = effects[0]!;
+    expect(pr).toMatchObject({ kind: "openPullRequest", head: "shopfloor/7-add-a-farewell-helper", base: "main", title: "Add a farewell() helper!" });
+    expect(pr.kind === "openPullRequest" && pr.body).toContain("Closes #7");
+    expect(pr.kind === "openPullRequest" && pr.body).toContain("| `A1` |");
+  });
+
+  it("opens no PR when nothing changed", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
+    d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
+    d.answerJob("build", { kind: "build", result: result("base0") });
+    d.answerJob("build", { kind: "build", result: result("base0") });
+    d.scrutiny(0);
+    expect(d.run?.phase).toBe("failed");
+    expect(d.run?.failure?.reason).toBe("no_change");
+  });
+
+  for (const [exitCode, conclusion] of [[0, "success"], [1, "failure"]] as const) {
+    it(`publishes the gate as ${conclusion} when the test command exits ${exitCode}`, () => {
+      const d = new Driver();
+      d.toScrutiny();
+      d.scrutiny(exitCode);
+      const effects = d.step({ type: "pr.opened", runId, at, key: d.pending("openPullRequest").key, number: 12, url: "https://x/pull/12" });
+      expect(effects).toHaveLength(1);
+      expect(effects[0]).toMatchObject({ kind: "publishGate", headSha: "sha2", conclusion });
+      const gate = effects[0]!;
+      if (gate.kind === "publishGate") expect(gate.summary).toContain(`\`npm test\` (test) | ${exitCode ? "❌ fail" : "✅ pass"} | exit ${exitCode}`);
+      d.step({ type: "gate.published", runId, at, key: gate.key, checkRunId: 5 });
+      expect(d.run?.phase).toBe("gated");
+      expect(d.run?.gate).toMatchObject({ conclusion, checkRunId: 5 });
+      expect(d.effects.map((e) => e.kind)).toEqual(["upsertProgressComment"]);
+    });
+  }
+
+  it("retries a transient job failure with the next attempt, then stops at the limit", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
+    for (const attempt of [1, 2]) {
+      const e = d.job("plan");
+      expect(e.job.attempt).toBe(attempt);
+      d.step({ type: "job.failed", runId, at, key: e.key, jobId: e.job.jobId, failure: { class: "transient", reason: "rate_limit", detail: "429" }, usage: [] });
+      expect(d.run?.phase).toBe("planning");
+    }
+    const last = d.job("plan");
+    expect(last.job.jobId).toBe(`${runId}:plan:a3`);
+    d.step({ type: "job.failed", runId, at, key: last.key, jobId: last.job.jobId, failure: { class: "transient", reason: "rate_limit", detail: "429" }, usage: [] });
+    expect(d.run?.phase).toBe("failed");
+    expect(d.run?.pending.some((p) => p.kind === "dispatchJob")).toBe(false);
+  });
+
+  it("stops at once on a permanent job failure, keeping its usage", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
+    d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
+    const e = d.job("build");
+    const usage = [{ provider: "openai", model: "gpt-5", inputTokens: 5, outputTokens: 5, cachedTokens: 0, costUsd: 0.01 }];
+    d.step({ type: "job.failed", runId, at, key: e.key, jobId: e.job.jobId, failure: { class: "permanent", reason: "policy_violation", detail: "wrote README" }, usage });
+    expect(d.run?.phase).toBe("failed");
+    expect(d.run?.subtasks.impl).toMatchObject({ status: "failed", failure: { reason: "policy_violation" } });
+    expect(d.run?.usage).toEqual([{ ...usage[0], role: "generate" }]);
+  });
+
+  it("shrugs off a failed progress update but stops when a PR cannot be opened", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
+    d.step({ type: "effect.failed", runId, at, key: d.pending("upsertProgressComment").key, failure: { class: "transient", reason: "server_error", detail: "502" } });
+    expect(d.run?.phase).toBe("planning");
+    const d2 = new Driver();
+    d2.toScrutiny();
+    d2.scrutiny(0);
+    d2.step({ type: "effect.failed", runId, at, key: d2.pending("openPullRequest").key, failure: { class: "permanent", reason: "invalid_output", detail: "HTTP 422" } });
+    expect(d2.run?.phase).toBe("failed");
+  });
+
+  it("is pure: the same notes and event give the same decision", () => {
+    const a = decide(undefined, requested);
+    const b = decide(undefined, requested);
+    expect(a).toEqual(b);
+  });
+});
+
+describe("runBranch", () => {
+  it("is deterministic and safe for git", () => {
+    expect(runBranch(12, "Fix: crash on `../etc` paths — ünïcode!")).toBe("shopfloor/12-fix-crash-on-etc-paths-unicode");
+    expect(runBranch(3, "!!!")).toBe("shopfloor/3");
+    expect(runBranch(4, "a".repeat(100)).length).toBeLessThanOrEqual("shopfloor/4-".length + 40);
+  });
+});
