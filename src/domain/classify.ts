@@ -20,7 +20,11 @@ export function classifyFailure(error: unknown): Failure {
     const retryAfterMs = retryAfter(e.headers);
     return { class: "transient", reason: "rate_limit", detail, ...(retryAfterMs !== undefined && { retryAfterMs }) };
   }
-  if (status === 408 || e.name === "APIConnectionTimeoutError" || e.name === "TimeoutError" || e.code === "ETIMEDOUT") {
+  if (
+    status === 408 ||
+    ["APIConnectionTimeoutError", "TimeoutError", "AbortError", "APIUserAbortError"].includes(String(e.name)) ||
+    e.code === "ETIMEDOUT"
+  ) {
     return { class: "transient", reason: "timeout", detail };
   }
   if (status !== undefined && (status >= 500 || status === 529)) {

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -25,9 +25,17 @@ export interface GitOptions {
 
 let defaultHome: string | undefined;
 
-/** An empty HOME of our own, so no ~/.gitconfig or credential store of the host user applies. */
+/**
+ * An empty HOME of our own, so no ~/.gitconfig or credential store of the host user applies.
+ * One per uid (not per process, so test runs leave no litter), and only if we really own it.
+ */
 function gitHome(): string {
-  defaultHome ??= mkdtempSync(join(tmpdir(), "shopfloor-git-home-"));
+  if (defaultHome) return defaultHome;
+  const uid = process.getuid?.() ?? 0;
+  const dir = join(tmpdir(), `shopfloor-git-home-${uid}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  defaultHome = st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0 ? dir : mkdtempSync(join(tmpdir(), "shopfloor-git-home-"));
   return defaultHome;
 }
 

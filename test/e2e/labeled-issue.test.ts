@@ -1,0 +1,147 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { runGit } from "../../src/workspace/git.js";
+import { startApp, owner, repoName, defaultBranch, type AppHarness } from "../kit/app.js";
+import { configYaml, goodFarewell, badFarewell, labeledPayload, projectFiles, script } from "./scenario.js";
+import { readFile, readdir } from "node:fs/promises";
+import { join } from "node:path";
+
+const runId = `${owner}/${repoName}#1`;
+const branch = "shopfloor/1-add-farewell-name";
+const full = `/repos/${owner}/${repoName}`;
+
+let app: AppHarness | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+async function originFile(h: AppHarness, ref: string, path: string): Promise<string> {
+  return (await runGit(["show", `${ref}:${path}`], { cwd: join(h.originRoot, owner, `${repoName}.git`) })).stdout;
+}
+
+describe("a labelled issue becomes a gated pull request", () => {
+  it("plans, builds, tests, pushes, opens one draft PR and concludes the gate success", async () => {
+    app = await startApp({ script: script(goodFarewell), files: projectFiles, configYaml });
+    app.github.permissions = { Codertocat: "write" };
+    const payload = labeledPayload();
+    expect(await app.deliver("issues", payload, "delivery-1")).toBe(200);
+    // GitHub redelivers with the same id: it must change nothing.
+    expect(await app.deliver("issues", payload, "delivery-1")).toBe(200);
+    const run = await app.waitForRun(runId);
+    const gh = app.github;
+
+    expect(run.phase).toBe("gated");
+    expect(gh.unexpected).toEqual([]);
+
+    // The branch on the origin holds the generated change on top of the default branch.
+    expect(await originFile(app, branch, "src/farewell.js")).toBe(goodFarewell);
+    const parent = (await runGit(["rev-parse", `${branch}~1`], { cwd: join(app.originRoot, owner, `${repoName}.git`) })).stdout.trim();
+    expect(parent).toBe(app.originSha);
+    const head = (await runGit(["rev-parse", branch], { cwd: join(app.originRoot, owner, `${repoName}.git`) })).stdout.trim();
+    expect(run.headSha).toBe(head);
+    // Git authenticated through the credential helper: never a token in a URL.
+    expect(app.git.requests.length).toBeGreaterThan(0);
+    expect(app.git.requests.every((r) => !r.urlHadCredentials)).toBe(true);
+    expect(app.git.requests.some((r) => r.authorized && r.path.endsWith("/git-receive-pack"))).toBe(true);
+
+    // Exactly one PR, draft, right head and base, body with Closes, plan, contract, handoff and spend.
+    expect(gh.count("POST", `${full}/pulls`)).toBe(1);
+    const prBody = gh.requests.find((r) => r.method === "POST" && r.path === `${full}/pulls`)!.body;
+    expect(prBody).toMatchObject({ head: branch, base: defaultBranch, title: "Add farewell(name)", draft: true });
+    expect(prBody.body).toContain("Closes #1");
+    expect(prBody.body).toContain("| `impl` Implement farewell(name) | generate | src/farewell.js | ok |");
+    expect(prBody.body).toContain("| `A1` | farewell('Ann') returns 'Goodbye, Ann!' | command `npm test` |");
+    expect(prBody.body).toContain("ran `npm test` → exit 0");
+    expect(prBody.body).toMatch(/\*\*Spend:\*\* \$0\.0\d*[1-9]\d*, 8330 tokens/);
+    expect(prBody.body).toContain("| planner | `anthropic/claude-haiku-4-5` |");
+    expect(prBody.body).toContain("| generate | `openai/gpt-5-mini` |");
+
+    // Exactly one progress comment, updated in place, ending on the final state.
+    expect(gh.count("POST", `${full}/issues/1/comments`)).toBe(1);
+    const comments = gh.comments.get(1)!;
+    expect(comments).toHaveLength(1);
+    expect(comments[0]!.body).toContain(`<!-- shopfloor:progress:${runId} -->`);
+    expect(comments[0]!.body).toContain("Done: the pull request is open");
+    expect(comments[0]!.body).toContain(`**Pull request:** #${gh.pulls[0]!.number}`);
+    expect(comments[0]!.body).toContain("**Gate:** `success`");
+
+    // The gate check: completed success on the head commit, with the DoD table.
+    expect(gh.count("POST", `${full}/check-runs`)).toBe(1);
+    const check = gh.checkRuns[0]!;
+    expect(check).toMatchObject({ name: "Shopfloor gate", head_sha: head, external_id: runId, status: "completed", conclusion: "success" });
+    expect(check.output.summary).toContain("| `npm test` (test) | ✅ pass | exit 0");
+
+    // What was asked of GitHub, and no more: no merge, no extra writes.
+    const writes = gh.lines().filter((l) => !l.startsWith("GET ")).filter((l) => !l.includes("/access_tokens"));
+    expect(writes.filter((l) => !l.startsWith("PATCH /repos/Codertocat/Hello-World/issues/comments/"))).toEqual([
+      `POST ${full}/issues/1/comments`,
+      `POST ${full}/pulls`,
+      `POST ${full}/check-runs`,
+    ]);
+    expect(gh.count("PATCH", /\/issues\/comments\/\d+$/)).toBeGreaterThanOrEqual(1);
+    expect(gh.count("PATCH", /\/issues\/comments\/\d+$/)).toBeLessThanOrEqual(4);
+    expect(gh.count("GET", `${full}/collaborators/Codertocat/permission`)).toBe(2);
+    // The token git used was scoped to this one repository.
+    const scoped = gh.requests.filter((r) => r.path.endsWith("/access_tokens") && r.body?.repositories);
+    expect(scoped.map((r) => r.body)).toEqual([{ repositories: [repoName], permissions: { contents: "write" } }]);
+
+    // The planner got the issue as quoted data, with the hidden HTML comment stripped.
+    const plannerFirst = app.models.requests.find((r) => r.body.model === "claude-haiku-4-5")!;
+    const sent = JSON.stringify(plannerFirst.body);
+    expect(sent).toContain("farewell(name)");
+    expect(sent).not.toContain("ignore previous instructions");
+    // No secret reached a model, GitHub or the run notes.
+    for (const secret of [app.token, "sk-ant-kit-key-never-leaks", "sk-openai-kit-key-never-leaks"]) {
+      expect(JSON.stringify(app.models.requests.map((r) => r.body))).not.toContain(secret);
+      expect(JSON.stringify(gh.requests.map((r) => r.body))).not.toContain(secret);
+      expect(await readFile(join(app.stateDir, "runs", owner, repoName, "1", "run.json"), "utf8")).not.toContain(secret);
+    }
+    expect(app.models.remaining()).toEqual({ "claude-haiku-4-5": 0, "gpt-5-mini": 0 });
+    // Worktrees are cleaned up after each job.
+    const left = await readdir(join(app.workDir, "worktrees", owner, repoName)).catch(() => []);
+    expect(left).toEqual([]);
+  });
+
+  it("concludes the gate failure, naming the command, when the generated code fails the tests", async () => {
+    app = await startApp({ script: script(badFarewell), files: projectFiles, configYaml });
+    app.github.permissions = { Codertocat: "admin" };
+    expect(await app.deliver("issues", labeledPayload(), "delivery-2")).toBe(200);
+    const run = await app.waitForRun(runId);
+    const gh = app.github;
+    expect(gh.unexpected).toEqual([]);
+    expect(run.phase).toBe("gated");
+    expect(run.scrutiny?.[0]).toMatchObject({ cmd: "npm test", exitCode: 1 });
+    expect(await originFile(app, branch, "src/farewell.js")).toBe(badFarewell);
+    expect(gh.count("POST", `${full}/pulls`)).toBe(1);
+    const check = gh.checkRuns[0]!;
+    expect(check).toMatchObject({ name: "Shopfloor gate", conclusion: "failure", status: "completed" });
+    expect(check.output.title).toContain("`npm test` (test)");
+    expect(check.output.summary).toContain("| `npm test` (test) | ❌ fail | exit 1");
+    expect(gh.comments.get(1)![0]!.body).toContain("**Gate:** `failure`");
+  });
+});
+
+describe("who and what may start a run", () => {
+  const cases = [
+    { name: "a labeller with only triage permission", payload: () => labeledPayload({ sender: "triager" }), permissionChecks: 1 },
+    { name: "a labeller with read permission", payload: () => labeledPayload({ sender: "reader" }), permissionChecks: 1 },
+    { name: "a bot", payload: () => labeledPayload({ sender: "renovate[bot]", senderType: "Bot" }), permissionChecks: 0 },
+    { name: "a different label", payload: () => labeledPayload({ label: "bug" }), permissionChecks: 0 },
+  ];
+  for (const c of cases) {
+    it(`does nothing for ${c.name} beyond the permission check`, async () => {
+      app = await startApp({ script: {}, files: projectFiles, configYaml });
+      app.github.permissions = { triager: "triage", reader: "read", Codertocat: "write" };
+      expect(await app.deliver("issues", c.payload())).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+      const lines = app.github.lines();
+      const expected = c.permissionChecks
+        ? [`POST /app/installations/42/access_tokens`, `GET ${full}/collaborators/${c.payload().sender.login}/permission`]
+        : [];
+      expect(lines).toEqual(expected);
+      expect(app.github.unexpected).toEqual([]);
+      expect(await app.readRun(runId)).toBeUndefined();
+      expect(app.models.requests).toEqual([]);
+    });
+  }
+});

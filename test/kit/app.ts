@@ -1,0 +1,148 @@
+import { generateKeyPairSync, createHmac, randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import nock from "nock";
+import { run, ProbotOctokit } from "probot";
+type Server = Awaited<ReturnType<typeof run>>;
+import { createShopfloor } from "../../src/index.js";
+import { RunSchema, terminalPhases, type Run } from "../../src/domain/index.js";
+import { startGitServer, makeOriginRepo, type GitServer } from "./git-server.js";
+import { startModelServer, type ModelScript, type ModelServer } from "./model-server.js";
+import { FakeGitHub } from "./github.js";
+
+export const owner = "Codertocat";
+export const repoName = "Hello-World";
+export const defaultBranch = "master";
+export const installationId = 42;
+const webhookSecret = "kit-webhook-secret";
+
+export interface AppHarness {
+  url: string;
+  stateDir: string;
+  workDir: string;
+  originRoot: string;
+  originSha: string;
+  git: GitServer;
+  github: FakeGitHub;
+  models: ModelServer;
+  token: string;
+  /** POST a signed webhook to the running app, as GitHub would. Returns the HTTP status. */
+  deliver(name: string, payload: unknown, deliveryId?: string): Promise<number>;
+  /** Wait until the run is finished and nothing it decided is still pending. */
+  waitForRun(runId: string, timeoutMs?: number): Promise<Run>;
+  readRun(runId: string): Promise<Run | undefined>;
+  close(): Promise<void>;
+}
+
+/**
+ * The real app (Probot server, engine, runner pool) on loopback, with a real git origin over
+ * smart HTTP, the scripted model server, and GitHub's API faked with nock.
+ */
+export async function startApp(opts: { script: ModelScript; files: Record<string, string>; configYaml?: string; env?: Record<string, string> }): Promise<AppHarness> {
+  const root = await mkdtemp(join(tmpdir(), "shopfloor-e2e-"));
+  const originRoot = join(root, "origin");
+  const stateDir = join(root, "state");
+  const workDir = join(root, "work");
+  const token = `ghs_${randomBytes(18).toString("hex")}`;
+  const originSha = await makeOriginRepo(originRoot, owner, repoName, opts.files, { branch: defaultBranch });
+  const git = await startGitServer({ root: originRoot, token });
+  const models = await startModelServer(opts.script);
+  const port = await freePort();
+  const host = `127.0.0.1:${git.port}`;
+  const github = new FakeGitHub(`http://${host}/api/v3`, { owner, name: repoName, defaultBranch }, token);
+  if (opts.configYaml !== undefined) github.configYaml = opts.configYaml;
+  nock.disableNetConnect();
+  nock.enableNetConnect((h) => h === `127.0.0.1:${port}` || h === `127.0.0.1:${new URL(models.url).port}`);
+
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+  const env: Record<string, string> = {
+    APP_ID: "1234",
+    PRIVATE_KEY: privateKey,
+    WEBHOOK_SECRET: webhookSecret,
+    GHE_HOST: host,
+    GHE_PROTOCOL: "http",
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    LOG_LEVEL: process.env.KIT_LOG_LEVEL ?? "fatal",
+    LOG_FORMAT: "json",
+    SHOPFLOOR_STATE_DIR: stateDir,
+    SHOPFLOOR_WORK_DIR: workDir,
+    ANTHROPIC_BASE_URL: models.url,
+    ANTHROPIC_API_KEY: "sk-ant-kit-key-never-leaks",
+    OPENAI_BASE_URL: `${models.url}/v1`,
+    OPENAI_API_KEY: "sk-openai-kit-key-never-leaks",
+    SHOPFLOOR_COMMAND_TIMEOUT_MS: "60000",
+    ...opts.env,
+  };
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  // GitHub's secondary-limit spacing (1-3 s per write) is Octokit's; tests need not wait for it.
+  const Octokit = ProbotOctokit.defaults({ throttle: { enabled: false }, retry: { enabled: false } });
+  const server: Server = await run(createShopfloor(() => ready()), { env, Octokit });
+  await isReady;
+
+  const readRun = async (runId: string): Promise<Run | undefined> => {
+    const [o, rest] = runId.split("/") as [string, string];
+    const [r, n] = rest.split("#") as [string, string];
+    const text = await readFile(join(stateDir, "runs", o, r, n, "run.json"), "utf8").catch(() => undefined);
+    return text ? RunSchema.parse(JSON.parse(text)) : undefined;
+  };
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stateDir,
+    workDir,
+    originRoot,
+    originSha,
+    git,
+    github,
+    models,
+    token,
+    readRun,
+    async deliver(name, payload, deliveryId = randomBytes(8).toString("hex")) {
+      const body = JSON.stringify(payload);
+      const signature = `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}`;
+      const res = await fetch(`http://127.0.0.1:${port}/api/github/webhooks`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-github-event": name, "x-github-delivery": deliveryId, "x-hub-signature-256": signature },
+        body,
+      });
+      await res.text();
+      return res.status;
+    },
+    async waitForRun(runId, timeoutMs = 90_000) {
+      const started = Date.now();
+      for (;;) {
+        const run = await readRun(runId);
+        if (run && terminalPhases.includes(run.phase) && run.pending.length === 0) return run;
+        if (Date.now() - started > timeoutMs) throw new Error(`run ${runId} did not finish: ${JSON.stringify(run?.phase)} pending ${run?.pending.map((p) => p.key).join(", ")}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async close() {
+      await server.stop();
+      await git.close();
+      await models.close();
+      github.close();
+      nock.enableNetConnect();
+      for (const k of Object.keys(env)) delete process.env[k];
+      Object.assign(process.env, saved);
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
