@@ -121,6 +121,23 @@ describe("a labelled issue becomes a gated pull request", () => {
   });
 });
 
+describe("an invalid .github/shopfloor.yml", () => {
+  it("gets one comment naming the field, and the run does not start", async () => {
+    app = await startApp({ script: {}, files: projectFiles, configYaml: "budget:\n  usd: lots\ncommands:\n  tset: npm test\n" });
+    app.github.permissions = { Codertocat: "maintain" };
+    expect(await app.deliver("issues", labeledPayload())).toBe(200);
+    const run = await app.waitForRun(runId);
+    expect(run.phase).toBe("rejected");
+    expect(app.github.unexpected).toEqual([]);
+    expect(app.github.lines().filter((l) => !l.startsWith("GET ") && !l.includes("access_tokens"))).toEqual([`POST ${full}/issues/1/comments`]);
+    const body = app.github.comments.get(1)![0]!.body;
+    expect(body).toContain("`.github/shopfloor.yml` on the default branch is invalid");
+    expect(body).toContain("`budget.usd`: Invalid input: expected number, received string");
+    expect(body).toContain("`commands`: unknown field(s) `tset`");
+    expect(app.models.requests).toEqual([]);
+  });
+});
+
 describe("who and what may start a run", () => {
   const cases = [
     { name: "a labeller with only triage permission", payload: () => labeledPayload({ sender: "triager" }), permissionChecks: 1 },
