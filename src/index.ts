@@ -5,6 +5,7 @@ import { defaultRepoConfig, secretsOf } from "./domain/index.js";
 import { FileRunStore } from "./store/file.js";
 import { LocalJobQueue } from "./queue/local.js";
 import { Engine } from "./orchestrator/engine.js";
+import { defaultRetryPolicy } from "./orchestrator/retry.js";
 import { intakeLabeled } from "./intake/labeled.js";
 import { intakePush } from "./intake/push.js";
 import { RepoTokenMinter } from "./github/tokens.js";
@@ -16,6 +17,7 @@ import { loadRoleCards } from "./workers/role-card.js";
 import { createJobHandler } from "./workers/handle.js";
 import { healthHandler } from "./dashboard/health.js";
 import { TriggerLabels } from "./store/trigger-labels.js";
+import { formatTrace } from "./store/format-trace.js";
 
 export interface Shopfloor {
   engine: Engine;
@@ -49,7 +51,10 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
     const queue = new LocalJobQueue(handler, { concurrency: settings.runnerConcurrency, maxQueued: settings.runnerMaxQueued });
     const engine = new Engine({
       store,
-      settings: { maxAttempts: settings.maxAttempts },
+      settings: {
+        retry: { ...defaultRetryPolicy, maxAttempts: settings.maxAttempts, baseDelayMs: settings.retryBaseDelayMs },
+        blockedLabel: "agent:blocked",
+      },
       log: app.log.child({ name: "engine" }),
       effects: {
         octokitFor,
@@ -59,6 +64,7 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
           if (outcome.ok) await triggerLabels.remember(owner, repo, outcome.config.trigger.label);
           return outcome;
         },
+        traceExcerpt: async (runId) => formatTrace((await store.journal(runId)).slice(-15)),
       },
     });
     const wake = () => void engine.drainInbox().catch((err: unknown) => app.log.error({ err }, "inbox drain failed"));

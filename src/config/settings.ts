@@ -13,6 +13,8 @@ const SettingsSchema = z.object({
   SHOPFLOOR_RUNNER_MAX_QUEUED: z.coerce.number().int().positive().default(100),
   /** Attempts per job for transient failures. */
   SHOPFLOOR_MAX_ATTEMPTS: z.coerce.number().int().positive().max(10).default(3),
+  /** First backoff of a transient retry; doubled per attempt, with jitter, capped at two minutes. */
+  SHOPFLOOR_RETRY_BASE_MS: z.coerce.number().int().nonnegative().default(2_000),
   /** Wall time of one repo command (install, lint, test) in the sandbox. */
   SHOPFLOOR_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(10 * 60_000),
   /** Where the role cards are. */
@@ -25,6 +27,7 @@ export interface Settings {
   runnerConcurrency: number;
   runnerMaxQueued: number;
   maxAttempts: number;
+  retryBaseDelayMs: number;
   commandTimeoutMs: number;
   agentsDir: string;
 }
@@ -42,6 +45,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     runnerConcurrency: s.SHOPFLOOR_RUNNER_CONCURRENCY,
     runnerMaxQueued: s.SHOPFLOOR_RUNNER_MAX_QUEUED,
     maxAttempts: s.SHOPFLOOR_MAX_ATTEMPTS,
+    retryBaseDelayMs: s.SHOPFLOOR_RETRY_BASE_MS,
     commandTimeoutMs: s.SHOPFLOOR_COMMAND_TIMEOUT_MS,
     agentsDir: resolve(cwd, s.SHOPFLOOR_AGENTS_DIR ?? resolve(packageRoot, "agents")),
   };

@@ -6,14 +6,20 @@ import { JobSchema } from "./job.js";
  * (`<runId>:<kind>:<n>`) and is idempotent: re-running one after a crash finds
  * what the first attempt did instead of doing it twice.
  */
+const keyed = {
+  key: z.string(),
+  /** Not before this time (ISO): a retry's backoff, kept in the notes so a restart honours it. */
+  notBefore: z.string().optional(),
+};
+
 export const EffectSchema = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("loadConfig"), key: z.string() }),
-  z.object({ kind: z.literal("upsertProgressComment"), key: z.string(), body: z.string() }),
-  z.object({ kind: z.literal("postConfigError"), key: z.string(), body: z.string() }),
-  z.object({ kind: z.literal("dispatchJob"), key: z.string(), job: JobSchema }),
+  z.object({ kind: z.literal("loadConfig"), ...keyed }),
+  z.object({ kind: z.literal("upsertProgressComment"), ...keyed, body: z.string() }),
+  z.object({ kind: z.literal("postConfigError"), ...keyed, body: z.string() }),
+  z.object({ kind: z.literal("dispatchJob"), ...keyed, job: JobSchema }),
   z.object({
     kind: z.literal("openPullRequest"),
-    key: z.string(),
+    ...keyed,
     head: z.string(),
     base: z.string(),
     title: z.string(),
@@ -21,12 +27,16 @@ export const EffectSchema = z.discriminatedUnion("kind", [
   }),
   z.object({
     kind: z.literal("publishGate"),
-    key: z.string(),
+    ...keyed,
     headSha: z.string(),
     conclusion: z.enum(["success", "failure", "action_required"]),
     title: z.string(),
     summary: z.string(),
   }),
+  z.object({ kind: z.literal("addLabels"), ...keyed, labels: z.array(z.string()).min(1) }),
+  z.object({ kind: z.literal("assignOwners"), ...keyed, owners: z.array(z.string()).min(1) }),
+  /** The escalation handoff; the shell appends an excerpt of the decision trace from the journal. */
+  z.object({ kind: z.literal("postHandoff"), ...keyed, body: z.string() }),
 ]);
 export type Effect = z.infer<typeof EffectSchema>;
 export type EffectKind = Effect["kind"];

@@ -34,10 +34,16 @@ export const EventSchema = z.discriminatedUnion("type", [
     jobId: z.string(),
     failure: FailureSchema,
     usage: z.array(UsageSchema).default([]),
+    /** A random number in [0, 1) drawn by the shell, for the backoff's jitter: decide stays pure. */
+    jitter: z.number().min(0).max(1).optional(),
   }),
   z.object({ ...answer, type: z.literal("pr.opened"), number: z.number().int(), url: z.string() }),
   z.object({ ...answer, type: z.literal("gate.published"), checkRunId: z.number().int() }),
-  z.object({ ...answer, type: z.literal("effect.failed"), failure: FailureSchema }),
+  z.object({ ...answer, type: z.literal("effect.failed"), failure: FailureSchema, jitter: z.number().min(0).max(1).optional() }),
+  /** An effect with nothing to report back but that it is done. */
+  z.object({ ...answer, type: z.literal("effect.done") }),
+  /** A person with write access approved the plan that waits (`/approve`). */
+  z.object({ ...base, type: z.literal("plan.approved"), by: z.string() }),
 ]);
 export type Event = z.infer<typeof EventSchema>;
 export type EventType = Event["type"];

@@ -16,6 +16,10 @@ const common = {
   runId: z.string(),
   repo: RepoRefSchema,
   attempt: z.number().int().positive(),
+  /** What went wrong last time and what must change, for a retried job. */
+  reflection: z.string().optional(),
+  /** The most this job may spend; the runner stops it there. */
+  cap: z.object({ usd: z.number().nonnegative(), tokens: z.number().int().nonnegative() }).optional(),
 };
 
 /** Work sent to a runner. Stable `jobId`s make a re-sent job the same job. */
@@ -27,6 +31,8 @@ export const JobSchema = z.discriminatedUnion("kind", [
     issue: z.object({ number: z.number().int(), title: z.string(), body: z.string() }),
     /** The repo's route for the role; absent means the role card's default. */
     route: z.string().optional(),
+    /** The plan checker's objections to the previous plan, for one re-ask. */
+    feedback: z.array(z.string()).optional(),
   }),
   z.object({
     ...common,

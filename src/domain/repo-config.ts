@@ -50,9 +50,23 @@ export const RepoConfigSchema = z
         usd: z.number().positive().max(1000).default(5),
         /** Input plus output tokens, counted for every model, priced or not. */
         tokens: z.number().int().positive().default(2_000_000),
+        /** Share of either budget at which the run pauses and asks a person (0.85 = 85 %). */
+        pauseAt: z.number().gt(0).max(1).default(0.85),
+        /** Most one job may spend, in dollars; a job stops when it reaches this. */
+        jobUsd: z.number().positive().default(1),
+        /** Most one job may spend, in tokens. */
+        jobTokens: z.number().int().positive().default(400_000),
       })
       .strict()
-      .default({ usd: 5, tokens: 2_000_000 }),
+      .default({ usd: 5, tokens: 2_000_000, pauseAt: 0.85, jobUsd: 1, jobTokens: 400_000 }),
+    /** GitHub logins assigned when a run is escalated, and asked to review when it is ready. */
+    owners: z.array(z.string().regex(/^[A-Za-z0-9-]+$/, "a GitHub login")).max(10).default([]),
+    /** A plan waits for a writer's `/approve` when the planner marks it high-risk, or always when this is true. */
+    approval: z.object({ always: z.boolean().default(false) }).strict().default({ always: false }),
+    /** A worker reporting `ok` with confidence below this is escalated instead of trusted. */
+    confidence: z.object({ threshold: z.number().min(0).max(1).default(0.5) }).strict().default({ threshold: 0.5 }),
+    /** Let subtasks that own disjoint files run at the same time (each in its own worktree). */
+    parallel: z.boolean().default(false),
   })
   .strict();
 

@@ -10,18 +10,20 @@ import { UsageSchema } from "./usage.js";
 export const PhaseSchema = z.enum([
   "configuring",
   "planning",
+  /** The plan is posted and waits for a writer's `/approve`. */
+  "awaiting_approval",
   "building",
   "scrutiny",
   "publishing",
   /** Terminal: the gate check is concluded on the PR; a person decides. */
   "gated",
-  /** Terminal: the run stopped before a PR; the progress comment says why. */
-  "failed",
+  /** Terminal: the run stopped and a person has the handoff: label, assignees, comment, gate `action_required`. */
+  "escalated",
   /** Terminal: the repo config is invalid; one comment names the field. */
   "rejected",
 ]);
 export type Phase = z.infer<typeof PhaseSchema>;
-export const terminalPhases: readonly Phase[] = ["gated", "failed", "rejected"];
+export const terminalPhases: readonly Phase[] = ["gated", "escalated", "rejected"];
 
 export const SubtaskStateSchema = z.object({
   status: z.enum(["pending", "running", "ok", "blocked", "failed"]),
@@ -67,6 +69,15 @@ export const RunSchema = z.object({
     })
     .optional(),
   failure: FailureSchema.optional(),
+  /** What a person is asked to decide, when escalated. */
+  question: z.string().optional(),
+  /** Every failed attempt, in order: the handoff's "what was attempted", and the same-failure check. */
+  attempts: z
+    .array(z.object({ jobId: z.string(), task: z.string(), at: z.string(), failure: FailureSchema }))
+    .default([]),
+  /** Plans rejected by the plan checker so far (one re-ask is allowed). */
+  planRejections: z.number().int().nonnegative().default(0),
+  approvedBy: z.string().optional(),
   /** Effects decided but not yet answered; the shell re-runs them after a crash. */
   pending: z.array(EffectSchema).default([]),
   /** Counter behind effect keys, so a key is never reused within a run. */

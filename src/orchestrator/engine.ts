@@ -53,15 +53,33 @@ export class Engine {
     for (const effect of decided.effects) this.launch(event.runId, effect);
   }
 
-  /** After a restart: perform every effect that was decided but never answered. */
+  /**
+   * After a restart: perform every effect that was decided but never answered. A job that was
+   * running when the process died comes back as `transient: worker_lost`, so the retry policy
+   * (attempts, backoff, the same failure twice) decides about it like any other failure.
+   */
   async resume(): Promise<number> {
     let resumed = 0;
     for (const runId of await this.deps.store.listRuns()) {
       const run = await this.deps.store.load(runId);
       if (!run) continue;
       for (const effect of run.pending) {
-        this.launch(runId, effect);
         resumed++;
+        const waiting = effect.notBefore !== undefined && Date.parse(effect.notBefore) > this.clock().getTime();
+        if (effect.kind === "dispatchJob" && !waiting) {
+          await this.submit({
+            type: "job.failed",
+            runId,
+            at: this.now(),
+            key: effect.key,
+            jobId: effect.job.jobId,
+            failure: { class: "transient", reason: "worker_lost", detail: "the process running this job stopped before it finished" },
+            usage: [],
+            jitter: Math.random(),
+          });
+          continue;
+        }
+        this.launch(runId, effect);
       }
       if (run.pending.length === 0 && !terminalPhases.includes(run.phase)) {
         this.deps.log.warn({ runId, phase: run.phase }, "run has nothing pending but is not finished");
@@ -91,6 +109,9 @@ export class Engine {
     if (this.stopped || this.inFlight.has(effect.key)) return;
     this.inFlight.add(effect.key);
     const perform = async () => {
+      const wait = effect.notBefore === undefined ? 0 : Date.parse(effect.notBefore) - this.clock().getTime();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (this.stopped) return;
       const run = await this.deps.store.load(runId);
       if (!run || !run.pending.some((e) => e.key === effect.key)) return;
       const answer = superseded(run, effect)
@@ -118,8 +139,12 @@ export class Engine {
     this.tasks.add(tracked);
   }
 
+  private clock(): Date {
+    return this.deps.now?.() ?? new Date();
+  }
+
   private now(): string {
-    return (this.deps.now?.() ?? new Date()).toISOString();
+    return this.clock().toISOString();
   }
 }
 

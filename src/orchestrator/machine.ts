@@ -6,19 +6,27 @@ import {
   type Job,
   type JobOutput,
   type Run,
-  type Subtask,
   type Usage,
 } from "../domain/index.js";
 import { checkPlan, topologicalOrder } from "./plan-check.js";
 import { evaluateGate } from "./gate.js";
-import { renderConfigError, renderGateSummary, renderProgress, renderPullRequestBody } from "./render.js";
+import { checkBudget } from "./budget.js";
+import { defaultRetryPolicy, reflection, retryVerdict, type RetryPolicy } from "./retry.js";
+import {
+  renderConfigError,
+  renderGateSummary,
+  renderHandoff,
+  renderProgress,
+  renderPullRequestBody,
+} from "./render.js";
 
 export interface MachineSettings {
-  /** Attempts per job for transient failures (timeouts, rate limits, lost workers). */
-  maxAttempts: number;
+  retry: RetryPolicy;
+  /** The label put on an escalated issue. */
+  blockedLabel: string;
 }
 
-export const defaultMachineSettings: MachineSettings = { maxAttempts: 3 };
+export const defaultMachineSettings: MachineSettings = { retry: defaultRetryPolicy, blockedLabel: "agent:blocked" };
 
 export interface Decision {
   run: Run | undefined;
@@ -34,31 +42,31 @@ export interface Decision {
 export function decide(run: Run | undefined, event: Event, settings: MachineSettings = defaultMachineSettings): Decision {
   if (event.type === "run.requested") return requested(run, event);
   if (!run) return { run, effects: [], note: `no run for ${event.type}` };
+  if (event.type === "plan.approved") return approved(run, event, settings);
   if (!run.pending.some((e) => e.key === event.key)) {
     return { run, effects: [], note: `${event.type} answers ${event.key}, which is not pending (a repeat)` };
   }
-  const answered: Run = { ...run, pending: run.pending.filter((e) => e.key !== event.key), updatedAt: event.at };
-  const step = new Step(answered);
+  const answeredEffect = run.pending.find((e) => e.key === event.key)!;
+  const step = new Step({ ...run, pending: run.pending.filter((e) => e.key !== event.key), updatedAt: event.at }, settings, event.at);
   switch (event.type) {
-    case "config.loaded": {
+    case "config.loaded":
       step.update({ config: event.config, defaultBranch: event.defaultBranch, phase: "planning" });
-      step.dispatch(planJob(step.run, 1));
-      step.progress();
+      if (step.dispatch(planJob(step.run, 1))) step.progress();
       break;
-    }
-    case "config.invalid": {
+    case "config.invalid":
       step.update({ phase: "rejected" });
       step.emit({ kind: "postConfigError", body: renderConfigError(run.id, event.errors) });
       break;
-    }
     case "comment.upserted":
       if (event.commentId !== undefined) step.update({ progressCommentId: event.commentId });
+      break;
+    case "effect.done":
       break;
     case "job.succeeded":
       jobSucceeded(step, event.jobId, event.output);
       break;
     case "job.failed":
-      jobFailed(step, event.jobId, event.failure, event.usage, settings);
+      jobFailed(step, event.jobId, event.failure, event.usage, event.jitter ?? 0.5);
       break;
     case "pr.opened": {
       step.update({ pr: { number: event.number, url: event.url } });
@@ -68,17 +76,14 @@ export function decide(run: Run | undefined, event: Event, settings: MachineSett
       step.emit({ kind: "publishGate", headSha: step.run.headSha!, conclusion: verdict.conclusion, title, summary });
       break;
     }
-    case "gate.published": {
-      step.update({ phase: "gated", gate: { ...step.run.gate!, checkRunId: event.checkRunId } });
+    case "gate.published":
+      step.update({ gate: { ...step.run.gate!, checkRunId: event.checkRunId } });
+      if (step.run.phase === "publishing") step.update({ phase: "gated" });
       step.progress();
       break;
-    }
-    case "effect.failed": {
-      const effect = run.pending.find((e) => e.key === event.key)!;
-      // A missed progress update is repaired by the next one; anything else stops the run.
-      if (effect.kind !== "upsertProgressComment") step.fail(event.failure);
+    case "effect.failed":
+      effectFailed(step, answeredEffect, event.failure, event.jitter ?? 0.5);
       break;
-    }
   }
   return { run: step.run, effects: step.effects };
 }
@@ -99,94 +104,154 @@ function requested(run: Run | undefined, event: Extract<Event, { type: "run.requ
     branch: runBranch(event.issue.number, event.issue.title),
     subtasks: {},
     usage: [],
+    attempts: [],
+    planRejections: 0,
     pending: [],
     // Keys keep counting across runs of the same issue so that no key is ever reused.
     effectSeq: run?.effectSeq ?? 0,
     ...(run?.progressCommentId !== undefined && { progressCommentId: run.progressCommentId }),
   };
-  const step = new Step(fresh);
+  const step = new Step(fresh, defaultMachineSettings, event.at);
   step.emit({ kind: "loadConfig" });
+  return { run: step.run, effects: step.effects };
+}
+
+function approved(run: Run, event: Extract<Event, { type: "plan.approved" }>, settings: MachineSettings): Decision {
+  if (run.phase !== "awaiting_approval") return { run, effects: [], note: `nothing to approve while ${run.phase}` };
+  const step = new Step({ ...run, approvedBy: event.by, phase: "building", updatedAt: event.at }, settings, event.at);
+  if (dispatchNext(step)) step.progress();
   return { run: step.run, effects: step.effects };
 }
 
 function jobSucceeded(step: Step, jobId: string, output: JobOutput): void {
   const run = step.run;
   if (output.kind === "plan") {
-    step.update({ usage: [...run.usage, ...output.usage.map((u) => ({ ...u, role: "planner" }))] });
+    step.addUsage(output.usage, "planner");
     const errors = checkPlan(output.plan);
     if (errors.length > 0) {
-      step.fail({ class: "permanent", reason: "invalid_output", detail: `the plan failed its checks: ${errors.join("; ")}` });
+      const rejections = run.planRejections + 1;
+      step.update({ planRejections: rejections });
+      const failure: Failure = { class: "permanent", reason: "invalid_output", detail: `the plan failed its checks: ${errors.join("; ")}` };
+      step.recordAttempt(jobId, "plan", failure);
+      // One re-ask with the checker's objections in the brief; a second bad plan goes to a person.
+      if (rejections > 1) return step.escalate(failure, "The planner could not produce a plan that passes the checks twice. Should the issue be split or clarified?");
+      step.dispatch({ ...planJob(step.run, attemptOf(jobId) + 1), feedback: errors });
       return;
     }
     const subtasks = Object.fromEntries(output.plan.subtasks.map((s) => [s.id, { status: "pending" as const, attempts: 0 }]));
-    step.update({ plan: output.plan, baseSha: output.baseSha, headSha: output.baseSha, subtasks, phase: "building" });
-    dispatchNext(step);
-    step.progress();
+    step.update({ plan: output.plan, baseSha: output.baseSha, headSha: output.baseSha, subtasks });
+    if (output.plan.risk === "high" || run.config!.approval.always) {
+      step.update({ phase: "awaiting_approval" });
+      step.progress();
+      return;
+    }
+    step.update({ phase: "building" });
+    if (dispatchNext(step)) step.progress();
     return;
   }
   if (output.kind === "build") {
     const subtaskId = subtaskOf(jobId);
     const result = output.result;
     const subtask = run.plan!.subtasks.find((s) => s.id === subtaskId)!;
-    step.update({
-      usage: [...run.usage, ...result.usage.map((u) => ({ ...u, role: subtask.role }))],
-      subtasks: { ...run.subtasks, [subtaskId]: { ...run.subtasks[subtaskId]!, status: result.status, result } },
-    });
+    step.addUsage(result.usage, subtask.role);
+    step.setSubtask(subtaskId, { status: result.status, result });
     if (result.status !== "ok") {
-      step.fail({ class: "permanent", reason: "blocked", detail: `subtask ${subtaskId} reported ${result.status}: ${result.summary}` });
-      return;
+      return step.escalate(
+        { class: "permanent", reason: "blocked", detail: `subtask ${subtaskId} reported ${result.status}: ${result.summary}` },
+        `The ${subtask.role} worker on "${subtask.title}" could not finish. What should it do differently, or should a person take over?`,
+      );
+    }
+    const threshold = run.config!.confidence.threshold;
+    if (result.confidence < threshold) {
+      step.setSubtask(subtaskId, { status: "blocked" });
+      return step.escalate(
+        { class: "permanent", reason: "low_confidence", detail: `subtask ${subtaskId} finished with confidence ${result.confidence} (threshold ${threshold})` },
+        `The worker on "${subtask.title}" is not sure its change is right. Is it?`,
+      );
     }
     step.update({ headSha: result.artifact.headSha });
-    dispatchNext(step);
-    step.progress();
+    if (dispatchNext(step)) step.progress();
     return;
   }
   step.update({ scrutiny: output.commands });
   if (run.headSha === run.baseSha) {
-    step.fail({ class: "permanent", reason: "no_change", detail: "the workers finished without changing any file" });
-    return;
+    return step.escalate({ class: "permanent", reason: "no_change", detail: "the workers finished without changing any file" }, "The workers changed nothing. Is the issue already resolved, or does it need a clearer brief?");
   }
   step.update({ phase: "publishing" });
-  step.emit({
-    kind: "openPullRequest",
-    head: run.branch,
-    base: run.defaultBranch!,
-    title: run.issue.title,
-    body: renderPullRequestBody(step.run),
-  });
+  step.emit({ kind: "openPullRequest", head: run.branch, base: run.defaultBranch!, title: run.issue.title, body: renderPullRequestBody(step.run) });
 }
 
-function jobFailed(step: Step, jobId: string, failure: Failure, usage: readonly Usage[], settings: MachineSettings): void {
+function jobFailed(step: Step, jobId: string, failure: Failure, usage: readonly Usage[], jitter: number): void {
   const run = step.run;
   const kind = jobKind(jobId);
+  const task = kind === "build" ? `build:${subtaskOf(jobId)}` : kind;
   const role = kind === "plan" ? "planner" : kind === "scrutiny" ? "scrutiny" : (run.plan?.subtasks.find((s) => s.id === subtaskOf(jobId))?.role ?? "worker");
-  step.update({ usage: [...run.usage, ...usage.map((u) => ({ ...u, role }))] });
+  step.addUsage(usage, role);
+  const previous = [...run.attempts].reverse().find((a) => a.task === task);
+  const lastWasThisTask = run.attempts.at(-1)?.task === task;
+  step.recordAttempt(jobId, task, failure);
   const attempt = attemptOf(jobId);
-  if (failure.class === "transient" && attempt < settings.maxAttempts) {
+  const verdict = retryVerdict(failure, attempt, lastWasThisTask ? previous?.failure : undefined, jitter, step.settings.retry);
+  if (verdict.retry) {
+    const notBefore = new Date(Date.parse(step.at) + verdict.delayMs).toISOString();
     const again = kind === "plan" ? planJob(step.run, attempt + 1) : kind === "scrutiny" ? scrutinyJob(step.run, attempt + 1) : buildJob(step.run, subtaskOf(jobId), attempt + 1);
-    step.dispatch(again);
+    step.dispatch({ ...again, reflection: reflection(failure, attempt), ...feedbackOf(run, kind, jobId) }, notBefore);
     return;
   }
-  if (kind === "build") {
-    const id = subtaskOf(jobId);
-    step.update({ subtasks: { ...step.run.subtasks, [id]: { ...step.run.subtasks[id]!, status: "failed", failure } } });
-  }
-  step.fail(failure);
+  if (kind === "build") step.setSubtask(subtaskOf(jobId), { status: "failed", failure });
+  step.escalate(
+    { ...failure, detail: `${failure.detail} (${verdict.why})` },
+    failure.class === "transient"
+      ? `${task} kept failing for reasons outside the work itself (${failure.reason}). Retry later, or look at the infrastructure?`
+      : `${task} failed and retrying would not help (${failure.reason}). What should change?`,
+  );
 }
 
-/** Serial by default: the next pending subtask in dependency order, or scrutiny when all are done. */
-function dispatchNext(step: Step): void {
-  const order = topologicalOrder(step.run.plan!.subtasks)!;
-  const next = order.find((s) => step.run.subtasks[s.id]?.status === "pending");
-  if (next) {
-    step.dispatch(buildJob(step.run, next.id, 1));
+function effectFailed(step: Step, effect: Effect, failure: Failure, jitter: number): void {
+  // A missed progress update is repaired by the next one.
+  if (effect.kind === "upsertProgressComment") return;
+  const attempt = (step.run.attempts.filter((a) => a.task === `effect:${effect.kind}`).length ?? 0) + 1;
+  const previous = [...step.run.attempts].reverse().find((a) => a.task === `effect:${effect.kind}`)?.failure;
+  step.recordAttempt(effect.key, `effect:${effect.kind}`, failure);
+  const verdict = retryVerdict(failure, attempt, previous, jitter, step.settings.retry);
+  if (verdict.retry) {
+    const { key: _old, notBefore: _was, ...again } = effect;
+    step.emit({ ...again, notBefore: new Date(Date.parse(step.at) + verdict.delayMs).toISOString() } as EffectInput);
     return;
   }
-  step.update({ phase: "scrutiny" });
-  step.dispatch(scrutinyJob(step.run, 1));
+  // The escalation's own effects failing must not escalate again in a loop.
+  if (step.run.phase === "escalated") return;
+  step.escalate({ ...failure, detail: `${effect.kind}: ${failure.detail} (${verdict.why})` }, `GitHub refused ${effect.kind}. Check the App's permissions and installation.`);
 }
 
-function planJob(run: Run, attempt: number): Job {
+/** Serial by default; with `parallel`, every ready subtask whose files no running one touches. */
+function dispatchNext(step: Step): boolean {
+  const plan = step.run.plan!;
+  const order = topologicalOrder(plan.subtasks)!;
+  const done = (id: string) => step.run.subtasks[id]?.status === "ok";
+  const running = order.filter((s) => step.run.subtasks[s.id]?.status === "running");
+  const ready = order.filter((s) => step.run.subtasks[s.id]?.status === "pending" && s.dependsOn.every(done));
+  if (running.length === 0 && ready.length === 0) {
+    if (order.every((s) => done(s.id))) {
+      step.update({ phase: "scrutiny" });
+      step.dispatch(scrutinyJob(step.run, 1));
+    }
+    return true;
+  }
+  const parallel = step.run.config!.parallel;
+  // In parallel mode each writer starts from the same tip, so only read-only subtasks may join a running writer.
+  const readOnly = (id: string) => plan.subtasks.find((s) => s.id === id)!.role === "review";
+  for (const next of ready) {
+    const busyWriter = running.some((r) => !readOnly(r.id));
+    if (running.length > 0 && !(parallel && (readOnly(next.id) || !busyWriter))) break;
+    if (!step.dispatch(buildJob(step.run, next.id, 1))) return false;
+    running.push(next);
+    if (!parallel) break;
+  }
+  return true;
+}
+
+function planJob(run: Run, attempt: number): Extract<Job, { kind: "plan" }> {
   return {
     kind: "plan",
     jobId: `${run.id}:plan:a${attempt}`,
@@ -200,8 +265,9 @@ function planJob(run: Run, attempt: number): Job {
 }
 
 function buildJob(run: Run, subtaskId: string, attempt: number): Job {
-  const subtask: Subtask = run.plan!.subtasks.find((s) => s.id === subtaskId)!;
-  const route = subtask.role === "test" ? run.config!.models.tester : subtask.role === "review" ? run.config!.models.reviewer : run.config!.models.generator;
+  const subtask = run.plan!.subtasks.find((s) => s.id === subtaskId)!;
+  const models = run.config!.models;
+  const route = subtask.role === "test" ? models.tester : subtask.role === "review" ? models.reviewer : models.generator;
   return {
     kind: "build",
     jobId: `${run.id}:build:${subtaskId}:a${attempt}`,
@@ -221,6 +287,13 @@ function scrutinyJob(run: Run, attempt: number): Job {
   const c = run.config!.commands;
   const commands = (["install", "lint", "test"] as const).filter((name) => c[name].trim() !== "").map((name) => ({ name, cmd: c[name] }));
   return { kind: "scrutiny", jobId: `${run.id}:scrutiny:a${attempt}`, runId: run.id, repo: run.repo, attempt, headSha: run.headSha!, commands };
+}
+
+/** A plan re-asked after a rejection keeps the checker's objections on its transient retries. */
+function feedbackOf(run: Run, kind: string, jobId: string): { feedback?: string[] } {
+  if (kind !== "plan") return {};
+  const pending = run.pending.find((e) => e.kind === "dispatchJob" && e.job.jobId === jobId);
+  return pending?.kind === "dispatchJob" && pending.job.kind === "plan" && pending.job.feedback ? { feedback: pending.job.feedback } : {};
 }
 
 const jobKind = (jobId: string): string => jobId.slice(jobId.lastIndexOf("#")).split(":")[1]!;
@@ -245,10 +318,26 @@ type EffectInput = Effect extends infer E ? (E extends Effect ? Omit<E, "key"> :
 /** Accumulates one decision: updates to the notes and the effects, each with a fresh key. */
 class Step {
   effects: Effect[] = [];
-  constructor(public run: Run) {}
+  constructor(
+    public run: Run,
+    readonly settings: MachineSettings,
+    readonly at: string,
+  ) {}
 
   update(patch: Partial<Run>): void {
     this.run = { ...this.run, ...patch };
+  }
+
+  setSubtask(id: string, patch: Partial<Run["subtasks"][string]>): void {
+    this.update({ subtasks: { ...this.run.subtasks, [id]: { ...this.run.subtasks[id]!, ...patch } } });
+  }
+
+  addUsage(usage: readonly Usage[], role: string): void {
+    if (usage.length > 0) this.update({ usage: [...this.run.usage, ...usage.map((u) => ({ ...u, role }))] });
+  }
+
+  recordAttempt(jobId: string, task: string, failure: Failure): void {
+    this.update({ attempts: [...this.run.attempts, { jobId, task, at: this.at, failure }] });
   }
 
   emit(effect: EffectInput): void {
@@ -258,21 +347,49 @@ class Step {
     this.effects.push(keyed);
   }
 
-  dispatch(job: Job): void {
-    if (job.kind === "build") {
-      const id = job.subtask.id;
-      const prior = this.run.subtasks[id]!;
-      this.update({ subtasks: { ...this.run.subtasks, [id]: { ...prior, status: "running", attempts: prior.attempts + 1 } } });
+  /**
+   * Dispatch a job if the budget allows it; a model job carries the most it may spend.
+   * Returns false when the run escalated instead.
+   */
+  dispatch(job: Job, notBefore?: string): boolean {
+    let capped = job;
+    if (job.kind !== "scrutiny") {
+      const budget = checkBudget(this.run.config!.budget, this.run.usage);
+      if (!budget.ok) {
+        this.escalate(
+          { class: "permanent", reason: "budget_exhausted", detail: budget.why! },
+          `The run has spent $${budget.spent.usd.toFixed(2)} and ${budget.spent.tokens} tokens. Raise the budget and retry, or take over?`,
+        );
+        return false;
+      }
+      capped = { ...job, cap: budget.cap };
     }
-    this.emit({ kind: "dispatchJob", job });
+    if (capped.kind === "build") {
+      const prior = this.run.subtasks[capped.subtask.id]!;
+      this.setSubtask(capped.subtask.id, { status: "running", attempts: prior.attempts + 1 });
+    }
+    this.emit({ kind: "dispatchJob", job: capped, ...(notBefore !== undefined && { notBefore }) });
+    return true;
   }
 
   progress(): void {
     this.emit({ kind: "upsertProgressComment", body: renderProgress(this.run) });
   }
 
-  fail(failure: Failure): void {
-    this.update({ phase: "failed", failure });
+  /** Stop and hand a person everything: label, owners, the handoff comment, and the gate `action_required`. */
+  escalate(failure: Failure, question: string): void {
+    this.update({ phase: "escalated", failure, question });
+    this.emit({ kind: "addLabels", labels: [this.settings.blockedLabel] });
+    const owners = this.run.config?.owners ?? [];
+    if (owners.length > 0) this.emit({ kind: "assignOwners", owners });
+    this.emit({ kind: "postHandoff", body: renderHandoff(this.run) });
+    const sha = this.run.headSha ?? this.run.baseSha;
+    if (sha) {
+      const verdict = evaluateGate(this.run);
+      const { summary } = renderGateSummary(verdict);
+      this.update({ gate: { conclusion: "action_required", items: verdict.items } });
+      this.emit({ kind: "publishGate", headSha: sha, conclusion: "action_required", title: `Escalated: ${failure.reason}`, summary });
+    }
     this.progress();
   }
 }

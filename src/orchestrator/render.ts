@@ -7,15 +7,17 @@ const maxBody = 60_000;
 export const progressMarker = (runId: string): string => `<!-- shopfloor:progress:${runId} -->`;
 export const configErrorMarker = (runId: string): string => `<!-- shopfloor:config-error:${runId} -->`;
 export const prMarker = (runId: string): string => `<!-- shopfloor:pr:${runId} -->`;
+export const handoffMarker = (runId: string): string => `<!-- shopfloor:handoff:${runId} -->`;
 
 const phaseLine: Record<Run["phase"], string> = {
   configuring: "Reading the repository's configuration.",
   planning: "Planning the work and writing the validation contract.",
+  awaiting_approval: "The plan is high-risk or this repository asks for approval: a person with write access comments `/approve` to start the build.",
   building: "Building the plan, one subtask at a time.",
   scrutiny: "Running the repository's own commands on the result.",
   publishing: "Opening the pull request.",
   gated: "Done: the pull request is open and the `Shopfloor gate` check has concluded.",
-  failed: "Stopped: see below. A person needs to look at this.",
+  escalated: "Stopped and handed to a person: see the handoff comment below.",
   rejected: "Not started: the configuration is invalid.",
 };
 
@@ -36,6 +38,7 @@ export function renderProgress(run: Run): string {
   if (run.pr) lines.push(`**Pull request:** #${run.pr.number}`, "");
   if (run.gate) lines.push(`**Gate:** \`${run.gate.conclusion}\``, "");
   if (run.failure) lines.push(`**Why it stopped:** ${run.failure.class} / ${run.failure.reason}: ${oneLine(run.failure.detail)}`, "");
+  if (run.phase === "escalated" && run.question) lines.push(`**Question for a person:** ${oneLine(run.question)}`, "");
   lines.push(renderSpend(run.usage));
   return cap(lines.join("\n"));
 }
@@ -71,6 +74,46 @@ export function renderPullRequestBody(run: Run): string {
     lines.push("");
   }
   lines.push(renderSpend(run.usage));
+  return cap(lines.join("\n"));
+}
+
+/**
+ * What a person needs to decide on an escalated run: the question, what was attempted, the
+ * change so far, the spend, the failing checks. The shell appends the decision trace excerpt.
+ */
+export function renderHandoff(run: Run): string {
+  const lines = [handoffMarker(run.id), "### Shopfloor needs a person", ""];
+  if (run.question) lines.push(`**Question:** ${oneLine(run.question)}`, "");
+  if (run.failure) lines.push(`**Why it stopped:** \`${run.failure.class}\` / \`${run.failure.reason}\` — ${oneLine(run.failure.detail)}`, "");
+  lines.push("#### What was attempted", "");
+  if (run.plan) {
+    for (const s of run.plan.subtasks) {
+      const state = run.subtasks[s.id];
+      lines.push(`- \`${s.id}\` (${s.role}) ${oneLine(s.title)}: ${state?.status ?? "pending"}, ${state?.attempts ?? 0} attempt(s)`);
+      const r = state?.result;
+      if (r) {
+        lines.push(`  - reported: ${oneLine(r.summary)} (confidence ${r.confidence.toFixed(2)})`);
+        if (r.artifact.diffStat) lines.push(`  - change: ${oneLine(r.artifact.diffStat)} at \`${r.artifact.headSha.slice(0, 12)}\``);
+        for (const i of r.handoff.issues) lines.push(`  - issue found: ${oneLine(i)}`);
+        for (const rem of r.handoff.remaining) lines.push(`  - remaining: ${oneLine(rem)}`);
+      }
+    }
+  } else {
+    lines.push("- no plan was accepted");
+  }
+  if (run.attempts.length > 0) {
+    lines.push("", "| when | task | failure |", "|---|---|---|");
+    for (const a of run.attempts.slice(-10)) lines.push(`| ${a.at} | ${cell(a.task)} | ${a.failure.class} / ${a.failure.reason}: ${cell(a.failure.detail)} |`);
+  }
+  const failing = (run.scrutiny ?? []).filter((c) => c.exitCode !== 0);
+  if (failing.length > 0) {
+    lines.push("", "#### Failing checks", "");
+    for (const c of failing) lines.push(`\`${cell(c.cmd)}\` exited ${c.exitCode}:`, "", "```", c.outputTail.slice(-1500).replace(/```/g, "ʼʼʼ"), "```");
+  }
+  if (run.headSha && run.baseSha && run.headSha !== run.baseSha) {
+    lines.push("", `**Change so far:** branch \`${run.branch}\`, \`${run.baseSha.slice(0, 12)}…${run.headSha.slice(0, 12)}\``);
+  }
+  lines.push("", renderSpend(run.usage), "", "A person with write access can answer with `/retry [note]` or take the branch over.");
   return cap(lines.join("\n"));
 }
 

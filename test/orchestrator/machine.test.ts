@@ -100,29 +100,118 @@ describe("decide", () => {
     expect(d.run?.usage.map((u) => u.role)).toEqual(["generate", "generate"]);
   });
 
-  it("stops with the checker's reasons when the plan fails its checks", () => {
+  it("re-asks the planner once with the checker's objections, then escalates", () => {
     const d = new Driver();
     d.step(requested);
     d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
     const bad = { ...plan, subtasks: plan.subtasks.map((s) => ({ ...s, role: "review" as const })) };
+    d.answerJob("plan", { kind: "plan", plan: bad, baseSha: "base0", usage: [] });
+    expect(d.run?.phase).toBe("planning");
+    const reask = d.job("plan").job;
+    expect(reask).toMatchObject({ jobId: `${runId}:plan:a2`, attempt: 2 });
+    expect(reask.kind === "plan" && reask.feedback).toEqual(["the plan has no generate subtask"]);
     const effects = d.answerJob("plan", { kind: "plan", plan: bad, baseSha: "base0", usage: [] });
-    expect(d.run?.phase).toBe("failed");
+    expect(d.run?.phase).toBe("escalated");
     expect(d.run?.failure).toMatchObject({ class: "permanent", reason: "invalid_output" });
     expect(d.run?.failure?.detail).toContain("no generate subtask");
-    expect(effects.map((e) => e.kind)).toEqual(["upsertProgressComment"]);
+    expect(effects.map((e) => e.kind)).toEqual(["addLabels", "postHandoff", "upsertProgressComment"]);
   });
 
-  it("stops when a worker reports blocked", () => {
+  it("escalates when a worker reports blocked: label, owners, handoff, gate action_required", () => {
+    const d = new Driver();
+    d.step(requested);
+    const config = RepoConfigSchema.parse({ owners: ["alice", "bob"] });
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config, defaultBranch: "main" });
+    d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
+    const effects = d.answerJob("build", { kind: "build", result: { ...result("base0", "blocked"), summary: "cannot find the config loader" } });
+    expect(d.run?.phase).toBe("escalated");
+    expect(d.run?.subtasks.impl?.status).toBe("blocked");
+    expect(d.run?.failure?.reason).toBe("blocked");
+    expect(effects.map((e) => e.kind)).toEqual(["addLabels", "assignOwners", "postHandoff", "publishGate", "upsertProgressComment"]);
+    expect(effects[0]).toMatchObject({ labels: ["agent:blocked"] });
+    expect(effects[1]).toMatchObject({ owners: ["alice", "bob"] });
+    const handoff = effects[2]!.kind === "postHandoff" ? effects[2]!.body : "";
+    expect(handoff).toContain("### Shopfloor needs a person");
+    expect(handoff).toContain("**Question:**");
+    expect(handoff).toContain("cannot find the config loader");
+    expect(handoff).toContain("**Spend:**");
+    expect(effects[3]).toMatchObject({ kind: "publishGate", headSha: "base0", conclusion: "action_required" });
+  });
+
+  it("escalates a confident-sounding result under the confidence threshold", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: RepoConfigSchema.parse({ confidence: { threshold: 0.8 } }), defaultBranch: "main" });
+    d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
+    d.answerJob("build", { kind: "build", result: { ...result("sha1"), confidence: 0.7 } });
+    expect(d.run?.phase).toBe("escalated");
+    expect(d.run?.failure).toMatchObject({ class: "permanent", reason: "low_confidence" });
+  });
+
+  it("waits for approval on a high-risk plan, then builds on plan.approved", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
+    const effects = d.answerJob("plan", { kind: "plan", plan: { ...plan, risk: "high" }, baseSha: "base0", usage: [] });
+    expect(d.run?.phase).toBe("awaiting_approval");
+    expect(effects.map((e) => e.kind)).toEqual(["upsertProgressComment"]);
+    expect(effects[0]!.kind === "upsertProgressComment" && effects[0]!.body).toContain("`/approve`");
+    d.step({ type: "plan.approved", runId, at, by: "maintainer" });
+    expect(d.run?.phase).toBe("building");
+    expect(d.run?.approvedBy).toBe("maintainer");
+    expect(d.job("build").job).toMatchObject({ fromSha: "base0" });
+  });
+
+  it("asks for approval of any plan when the repo config says always", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: RepoConfigSchema.parse({ approval: { always: true } }), defaultBranch: "main" });
+    d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
+    expect(d.run?.phase).toBe("awaiting_approval");
+    expect(d.step({ type: "plan.approved", runId, at: "2026-11-21T10:05:00.000Z", by: "x" }).length).toBeGreaterThan(0);
+    expect(d.step({ type: "plan.approved", runId, at, by: "x" })).toEqual([]);
+    expect(d.notes.at(-1)).toMatch(/nothing to approve while building/);
+  });
+
+  it("opens no PR when nothing changed, and hands it to a person", () => {
     const d = new Driver();
     d.step(requested);
     d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
     d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
-    d.answerJob("build", { kind: "build", result: result("base0", "blocked") });
-    expect(d.run?.phase).toBe("failed");
-    expect(d.run?.subtasks.impl?.status).toBe("blocked");
-    expect(d.run?.failure?.reason).toBe("blocked");
+    d.answerJob("build", { kind: "build", result: result("base0") });
+    d.answerJob("build", { kind: "build", result: result("base0") });
+    d.scrutiny(0);
+    expect(d.run?.phase).toBe("escalated");
+    expect(d.run?.failure?.reason).toBe("no_change");
+    expect(d.effects.some((e) => e.kind === "openPullRequest")).toBe(false);
   });
 
+  it("pauses and escalates with the breakdown when spend reaches the pause threshold", () => {
+    const d = new Driver();
+    d.step(requested);
+    const config = RepoConfigSchema.parse({ budget: { usd: 1, jobUsd: 0.2, pauseAt: 0.85 } });
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config, defaultBranch: "main" });
+    expect(d.job("plan").job.cap).toEqual({ usd: 0.2, tokens: 400_000 });
+    const expensive = [{ provider: "anthropic", model: "claude-opus-4-1", inputTokens: 1000, outputTokens: 100, cachedTokens: 0, costUsd: 0.9 }];
+    d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: expensive });
+    expect(d.run?.phase).toBe("escalated");
+    expect(d.run?.failure).toMatchObject({ class: "permanent", reason: "budget_exhausted" });
+    expect(d.run?.failure?.detail).toContain("90 % of the budget");
+    expect(d.run?.pending.some((p) => p.kind === "dispatchJob")).toBe(false);
+    const handoff = d.effects.find((e) => e.kind === "postHandoff");
+    expect(handoff?.kind === "postHandoff" && handoff.body).toContain("| planner | `anthropic/claude-opus-4-1` | 1100 | $0.9000 |");
+  });
+
+  it("does not start a job that the remaining budget cannot cover at its cap", () => {
+    const d = new Driver();
+    d.step(requested);
+    const config = RepoConfigSchema.parse({ budget: { usd: 1, jobUsd: 0.5, pauseAt: 0.99 } });
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config, defaultBranch: "main" });
+    const usage = [{ provider: "openai", model: "gpt-5", inputTokens: 10, outputTokens: 10, cachedTokens: 0, costUsd: 0.6 }];
+    d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage });
+    expect(d.run?.phase).toBe("escalated");
+    expect(d.run?.failure?.detail).toContain("cannot cover one job's cap");
+  });
   it("opens a draft PR after scrutiny, with Closes #N in the body", () => {
     const d = new Driver();
     d.toScrutiny();
@@ -133,18 +222,6 @@ describe("decide", () => {
     expect(pr).toMatchObject({ kind: "openPullRequest", head: "shopfloor/7-add-a-farewell-helper", base: "main", title: "Add a farewell() helper!" });
     expect(pr.kind === "openPullRequest" && pr.body).toContain("Closes #7");
     expect(pr.kind === "openPullRequest" && pr.body).toContain("| `A1` |");
-  });
-
-  it("opens no PR when nothing changed", () => {
-    const d = new Driver();
-    d.step(requested);
-    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
-    d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
-    d.answerJob("build", { kind: "build", result: result("base0") });
-    d.answerJob("build", { kind: "build", result: result("base0") });
-    d.scrutiny(0);
-    expect(d.run?.phase).toBe("failed");
-    expect(d.run?.failure?.reason).toBe("no_change");
   });
 
   for (const [exitCode, conclusion] of [[0, "success"], [1, "failure"]] as const) {
@@ -164,24 +241,53 @@ describe("decide", () => {
     });
   }
 
-  it("retries a transient job failure with the next attempt, then stops at the limit", () => {
+  it("retries a transient failure after a jittered backoff with a reflection, then escalates at the limit", () => {
     const d = new Driver();
     d.step(requested);
     d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
-    for (const attempt of [1, 2]) {
+    const failures = ["429 one", "429 two", "429 three"];
+    for (const [i, detail] of failures.slice(0, 2).entries()) {
       const e = d.job("plan");
-      expect(e.job.attempt).toBe(attempt);
-      d.step({ type: "job.failed", runId, at, key: e.key, jobId: e.job.jobId, failure: { class: "transient", reason: "rate_limit", detail: "429" }, usage: [] });
+      expect(e.job.attempt).toBe(i + 1);
+      d.step({ type: "job.failed", runId, at, key: e.key, jobId: e.job.jobId, failure: { class: "transient", reason: "rate_limit", detail }, usage: [], jitter: 0 });
       expect(d.run?.phase).toBe("planning");
+      const next = d.job("plan");
+      // Backoff: 2 s then 4 s, halved by jitter 0, measured from the event's time.
+      expect(next.notBefore).toBe(new Date(Date.parse(at) + [1000, 2000][i]!).toISOString());
+      expect(next.job.reflection).toContain(`Attempt ${i + 1} failed: transient / rate_limit: ${detail}`);
     }
     const last = d.job("plan");
     expect(last.job.jobId).toBe(`${runId}:plan:a3`);
-    d.step({ type: "job.failed", runId, at, key: last.key, jobId: last.job.jobId, failure: { class: "transient", reason: "rate_limit", detail: "429" }, usage: [] });
-    expect(d.run?.phase).toBe("failed");
+    d.step({ type: "job.failed", runId, at, key: last.key, jobId: last.job.jobId, failure: { class: "transient", reason: "rate_limit", detail: failures[2]! }, usage: [] });
+    expect(d.run?.phase).toBe("escalated");
+    expect(d.run?.failure?.detail).toContain("3 of 3 attempts used");
+    expect(d.run?.attempts.map((a) => a.failure.detail)).toEqual(failures);
     expect(d.run?.pending.some((p) => p.kind === "dispatchJob")).toBe(false);
   });
 
-  it("stops at once on a permanent job failure, keeping its usage", () => {
+  it("honours the server's retry-after when it is longer than the backoff", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
+    const e = d.job("plan");
+    d.step({ type: "job.failed", runId, at, key: e.key, jobId: e.job.jobId, failure: { class: "transient", reason: "rate_limit", detail: "429", retryAfterMs: 30_000 }, usage: [], jitter: 0.9 });
+    expect(d.job("plan").notBefore).toBe(new Date(Date.parse(at) + 30_000).toISOString());
+  });
+
+  it("escalates the same failure twice in a row without waiting for the attempt limit", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
+    const failure = { class: "transient" as const, reason: "timeout" as const, detail: "model call timed out after 600 s" };
+    for (let i = 0; i < 2; i++) {
+      const e = d.job("plan");
+      d.step({ type: "job.failed", runId, at, key: e.key, jobId: e.job.jobId, failure, usage: [] });
+    }
+    expect(d.run?.phase).toBe("escalated");
+    expect(d.run?.failure?.detail).toContain("the same failure twice in a row");
+  });
+
+  it("escalates at once on a permanent job failure, keeping its usage", () => {
     const d = new Driver();
     d.step(requested);
     d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
@@ -189,22 +295,27 @@ describe("decide", () => {
     const e = d.job("build");
     const usage = [{ provider: "openai", model: "gpt-5", inputTokens: 5, outputTokens: 5, cachedTokens: 0, costUsd: 0.01 }];
     d.step({ type: "job.failed", runId, at, key: e.key, jobId: e.job.jobId, failure: { class: "permanent", reason: "policy_violation", detail: "wrote README" }, usage });
-    expect(d.run?.phase).toBe("failed");
+    expect(d.run?.phase).toBe("escalated");
     expect(d.run?.subtasks.impl).toMatchObject({ status: "failed", failure: { reason: "policy_violation" } });
     expect(d.run?.usage).toEqual([{ ...usage[0], role: "generate" }]);
   });
 
-  it("shrugs off a failed progress update but stops when a PR cannot be opened", () => {
+  it("shrugs off a failed progress update, retries a transient GitHub failure, escalates a permanent one", () => {
     const d = new Driver();
     d.step(requested);
     d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
     d.step({ type: "effect.failed", runId, at, key: d.pending("upsertProgressComment").key, failure: { class: "transient", reason: "server_error", detail: "502" } });
     expect(d.run?.phase).toBe("planning");
+    expect(d.run?.pending.some((p) => p.kind === "upsertProgressComment")).toBe(false);
     const d2 = new Driver();
     d2.toScrutiny();
     d2.scrutiny(0);
+    d2.step({ type: "effect.failed", runId, at, key: d2.pending("openPullRequest").key, failure: { class: "transient", reason: "server_error", detail: "502" }, jitter: 0 });
+    expect(d2.run?.phase).toBe("publishing");
+    expect(d2.pending("openPullRequest").notBefore).toBe(new Date(Date.parse(at) + 1000).toISOString());
     d2.step({ type: "effect.failed", runId, at, key: d2.pending("openPullRequest").key, failure: { class: "permanent", reason: "invalid_output", detail: "HTTP 422" } });
-    expect(d2.run?.phase).toBe("failed");
+    expect(d2.run?.phase).toBe("escalated");
+    expect(d2.effects.find((e) => e.kind === "publishGate")).toMatchObject({ headSha: "sha2", conclusion: "action_required" });
   });
 
   it("is pure: the same notes and event give the same decision", () => {

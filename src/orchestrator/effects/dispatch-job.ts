@@ -6,5 +6,5 @@ export async function dispatchJob(effect: Extract<Effect, { kind: "dispatchJob" 
   const outcome = await ctx.queue.run(effect.job);
   return outcome.ok
     ? { type: "job.succeeded", jobId: effect.job.jobId, output: outcome.output }
-    : { type: "job.failed", jobId: effect.job.jobId, failure: outcome.failure, usage: outcome.usage };
+    : { type: "job.failed", jobId: effect.job.jobId, failure: outcome.failure, usage: outcome.usage, jitter: Math.random() };
 }

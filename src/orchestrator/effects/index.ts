@@ -6,6 +6,9 @@ import { postConfigError } from "./post-config-error.js";
 import { dispatchJob } from "./dispatch-job.js";
 import { openPullRequest } from "./open-pull-request.js";
 import { publishGate } from "./publish-gate.js";
+import { addLabels } from "./add-labels.js";
+import { assignOwners } from "./assign-owners.js";
+import { postHandoff } from "./post-handoff.js";
 
 export type { EffectContext, Answer, RepoConfigOutcome } from "./context.js";
 
@@ -25,8 +28,14 @@ export async function executeEffect(run: Run, effect: Effect, ctx: EffectContext
         return await openPullRequest(run, effect, ctx);
       case "publishGate":
         return await publishGate(run, effect, ctx);
+      case "addLabels":
+        return await addLabels(run, effect, ctx);
+      case "assignOwners":
+        return await assignOwners(run, effect, ctx);
+      case "postHandoff":
+        return await postHandoff(run, effect, ctx);
     }
   } catch (error) {
-    return { type: "effect.failed", failure: classifyFailure(error) };
+    return { type: "effect.failed", failure: classifyFailure(error), jitter: Math.random() };
   }
 }

@@ -1,0 +1,412 @@
+/**
+ * Crash trials: the real app runs as a child process on the end-to-end scenario, is killed with
+ * SIGKILL at a random moment, and is restarted on the same state and work dirs. A trial is ok
+ * when the run still ends gated with exactly one branch, one PR, one progress comment and one
+ * concluded gate check: nothing lost, nothing done twice.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
+import { createWriteStream, existsSync, type WriteStream } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { RunSchema, terminalPhases, type Run } from "../../src/domain/index.js";
+import { runGit } from "../../src/workspace/git.js";
+import { configYaml, goodFarewell, labeledPayload, plan, projectFiles } from "../e2e/scenario.js";
+import type { CrashChildSetup } from "./crash-child.js";
+import { makeOriginRepo, startGitServer } from "./git-server.js";
+import { readFakeGitHubState } from "./github.js";
+import { startModelServer, type ModelScript, type ModelServer, type RecordedRequest, type Turn } from "./model-server.js";
+
+const owner = "Codertocat";
+const repoName = "Hello-World";
+const defaultBranch = "master";
+const runId = `${owner}/${repoName}#1`;
+const webhookSecret = "kit-webhook-secret";
+const progressMarker = `<!-- shopfloor:progress:${runId} -->`;
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const childEntry = fileURLToPath(new URL("./crash-child.ts", import.meta.url));
+
+export interface TrialOutcome {
+  trial: number;
+  /** Milliseconds after the webhook was sent; Infinity for the clean calibration run. */
+  killAtMs: number;
+  /** The run's phase on disk when the process died ("none": no run yet). */
+  phaseAtKill: string;
+  /** Where the delivery stood at the kill: lost (redelivered), pending, or taken. */
+  deliveryAtKill: "lost" | "pending" | "taken";
+  outcome: "ok" | "problem";
+  details: string[];
+  /** From the restart (spawn) to the run finished with nothing pending. */
+  recoveryMs: number;
+}
+
+export interface CrashOptions {
+  trials: number;
+  seed?: number;
+  log?: (line: string) => void;
+  /** Kill points are uniform in [0, killSpan × clean run time]; default 1.15 (some land after the gate). */
+  killSpan?: number;
+  /** How long a restarted run may take to finish before the trial fails. */
+  finishTimeoutMs?: number;
+}
+
+/** Measures a clean run, then runs `trials` kill-and-restart trials. The calibration run is not counted. */
+export async function crashTrials(opts: CrashOptions): Promise<TrialOutcome[]> {
+  const seed = opts.seed ?? Number(process.env.SHOPFLOOR_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  const log = opts.log ?? (() => undefined);
+  const random = mulberry32(seed);
+  const kit = await startKit();
+  try {
+    const clean = await runTrial(kit, { trial: 0, killAtMs: Number.POSITIVE_INFINITY }, opts);
+    if (clean.outcome !== "ok") throw new Error(`the clean run failed, so no crash trial can pass: ${clean.details.join("; ")}`);
+    const span = clean.recoveryMs * (opts.killSpan ?? 1.15);
+    log(`crash trials: seed ${seed}, clean run ${Math.round(clean.recoveryMs)} ms, kill points uniform in [0, ${Math.round(span)}] ms`);
+    const outcomes: TrialOutcome[] = [];
+    for (let trial = 1; trial <= opts.trials; trial++) {
+      const killAtMs = Math.round(random() * span);
+      const outcome = await runTrial(kit, { trial, killAtMs }, opts);
+      outcomes.push(outcome);
+      log(formatRow(outcome));
+    }
+    return outcomes;
+  } finally {
+    await kit.close();
+  }
+}
+
+export function formatHeader(): string {
+  return `${"trial".padStart(5)}  ${"kill ms".padStart(7)}  ${"phase at kill".padEnd(13)}  ${"delivery".padEnd(8)}  ${"recovery ms".padStart(11)}  outcome`;
+}
+
+export function formatRow(o: TrialOutcome): string {
+  const kill = Number.isFinite(o.killAtMs) ? String(o.killAtMs) : "-";
+  const detail = o.outcome === "ok" ? "ok" : `PROBLEM: ${o.details.join("; ")}`;
+  return `${String(o.trial).padStart(5)}  ${kill.padStart(7)}  ${o.phaseAtKill.padEnd(13)}  ${o.deliveryAtKill.padEnd(8)}  ${String(Math.round(o.recoveryMs)).padStart(11)}  ${detail}`;
+}
+
+export function summarize(outcomes: TrialOutcome[]): string {
+  const ok = outcomes.filter((o) => o.outcome === "ok").length;
+  return `crash trials: ${outcomes.length}, ok: ${ok}, problems: ${outcomes.length - ok}`;
+}
+
+interface Kit {
+  models: ModelServer;
+  privateKey: string;
+  token: string;
+  close(): Promise<void>;
+}
+
+async function startKit(): Promise<Kit> {
+  // A killed run repeats model calls, so every turn is a function of the request, never of a count.
+  const models = await startModelServer(statelessScript(100_000));
+  const { privateKey } = generateKeyPairSync("rsa", {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+    publicKeyEncoding: { type: "spki", format: "pem" },
+  });
+  return { models, privateKey, token: `ghs_${randomBytes(18).toString("hex")}`, close: () => models.close() };
+}
+
+/** One trial: start, deliver, kill at `killAtMs` (never, for the calibration), restart, wait, check. */
+async function runTrial(kit: Kit, t: { trial: number; killAtMs: number }, opts: CrashOptions): Promise<TrialOutcome> {
+  const dir = await mkdtemp(join(tmpdir(), "shopfloor-crash-"));
+  const originRoot = join(dir, "origin");
+  const stateDir = join(dir, "state");
+  const setupPath = join(dir, "setup.json");
+  const childLog = createWriteStream(join(dir, "child.log"));
+  await makeOriginRepo(originRoot, owner, repoName, projectFiles, { branch: defaultBranch });
+  const git = await startGitServer({ root: originRoot, token: kit.token });
+  const appPort = await freePort();
+  const host = `127.0.0.1:${git.port}`;
+  const setup: CrashChildSetup = {
+    apiBase: `http://${host}/api/v3`,
+    repo: { owner, name: repoName, defaultBranch },
+    token: kit.token,
+    statePath: join(dir, "github.json"),
+    permissions: { Codertocat: "write" },
+    configYaml,
+    appPort,
+    modelPort: Number(new URL(kit.models.url).port),
+    env: {
+      APP_ID: "1234",
+      PRIVATE_KEY: kit.privateKey,
+      WEBHOOK_SECRET: webhookSecret,
+      GHE_HOST: host,
+      GHE_PROTOCOL: "http",
+      PORT: String(appPort),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: process.env.KIT_LOG_LEVEL ?? "warn",
+      LOG_FORMAT: "json",
+      SHOPFLOOR_STATE_DIR: stateDir,
+      SHOPFLOOR_WORK_DIR: join(dir, "work"),
+      ANTHROPIC_BASE_URL: kit.models.url,
+      ANTHROPIC_API_KEY: "sk-ant-kit-key-never-leaks",
+      OPENAI_BASE_URL: `${kit.models.url}/v1`,
+      OPENAI_API_KEY: "sk-openai-kit-key-never-leaks",
+      SHOPFLOOR_COMMAND_TIMEOUT_MS: "60000",
+    },
+  };
+  await writeFile(setupPath, JSON.stringify(setup));
+  const deliveryId = `crash-${t.trial}-${randomBytes(4).toString("hex")}`;
+  const deliver = () => deliverWebhook(appPort, deliveryId, labeledPayload());
+  const finishTimeoutMs = opts.finishTimeoutMs ?? 60_000;
+  const children: Child[] = [];
+  const problems: string[] = [];
+  let phaseAtKill = "none";
+  let deliveryAtKill: TrialOutcome["deliveryAtKill"] = "lost";
+  let recoveryMs = 0;
+  try {
+    const first = startChild(setupPath, childLog);
+    children.push(first);
+    // The restart's modules load while the first process runs; its app starts only after the kill.
+    const second = Number.isFinite(t.killAtMs) ? startChild(setupPath, childLog, { wait: true }) : undefined;
+    if (second) children.push(second);
+    await first.ready;
+    const sentAt = performance.now();
+    const firstDelivery = deliver();
+    if (!second) {
+      const status = await firstDelivery;
+      if (status !== 200) problems.push(`the delivery was answered ${status}`);
+      await waitForFinish(stateDir, finishTimeoutMs);
+      recoveryMs = performance.now() - sentAt;
+    } else {
+      await sleepUntil(sentAt + t.killAtMs);
+      await first.kill();
+      const acknowledged = (await firstDelivery) === 200;
+      phaseAtKill = (await readRun(stateDir))?.phase ?? "none";
+      deliveryAtKill = deliveryState(stateDir, deliveryId);
+      if (acknowledged && deliveryAtKill === "lost" && phaseAtKill === "none") {
+        problems.push("the delivery was acknowledged with 200 but neither persisted nor turned into a run");
+      }
+      const restartedAt = performance.now();
+      second.go();
+      await second.ready;
+      // GitHub does not retry a failed delivery; a person (or a reconciler) redelivers it with the same id.
+      if (!acknowledged) {
+        const status = await deliver();
+        if (status !== 200) problems.push(`the redelivery was answered ${status}`);
+      }
+      await waitForFinish(stateDir, finishTimeoutMs);
+      recoveryMs = performance.now() - restartedAt;
+    }
+    // Anything still in flight after the run says it is finished would show up as a duplicate.
+    await new Promise((r) => setTimeout(r, 100));
+    for (const c of children) await c.kill();
+    problems.push(...(await checkEnd(stateDir, originRoot, setup.statePath)));
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error));
+  } finally {
+    for (const c of children) await c.kill();
+    await git.close();
+    await new Promise((r) => childLog.end(r));
+    if (problems.length === 0) await rm(dir, { recursive: true, force: true });
+    else problems.push(`kept ${dir}`);
+  }
+  return {
+    trial: t.trial,
+    killAtMs: t.killAtMs,
+    phaseAtKill,
+    deliveryAtKill,
+    outcome: problems.length === 0 ? "ok" : "problem",
+    details: problems,
+    recoveryMs,
+  };
+}
+
+/** What a person would see on GitHub and on the origin once the run is done. */
+async function checkEnd(stateDir: string, originRoot: string, githubState: string): Promise<string[]> {
+  const problems: string[] = [];
+  const run = await readRun(stateDir);
+  if (run?.phase !== "gated") problems.push(`run phase ${run?.phase ?? "none"}, expected gated`);
+  const bare = join(originRoot, owner, `${repoName}.git`);
+  const refs = (await runGit(["for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads/shopfloor/"], { cwd: bare })).stdout
+    .split("\n")
+    .filter((l) => l.trim() !== "");
+  const branches = refs.filter((l) => l.startsWith("shopfloor/1-"));
+  if (branches.length !== 1 || refs.length !== 1) problems.push(`branches on origin: ${JSON.stringify(refs)}, expected one shopfloor/1-…`);
+  const [branch, tip] = (branches[0] ?? "").split(" ");
+  if (branch) {
+    const file = await runGit(["show", `${branch}:src/farewell.js`], { cwd: bare }).then((r) => r.stdout, () => undefined);
+    if (file !== goodFarewell) problems.push(`${branch} does not hold the generated src/farewell.js`);
+  }
+  const gh = readFakeGitHubState(githubState);
+  if (!gh) return [...problems, "GitHub was never called"];
+  if (gh.unexpected.length > 0) problems.push(`unexpected GitHub requests: ${gh.unexpected.join(", ")}`);
+  if (gh.pulls.length !== 1) problems.push(`${gh.pulls.length} pull requests, expected 1`);
+  const progress = gh.comments.flatMap(([, list]) => list).filter((c) => c.body.includes(progressMarker));
+  if (progress.length !== 1) problems.push(`${progress.length} progress comments, expected 1`);
+  if (gh.checkRuns.length !== 1) problems.push(`${gh.checkRuns.length} gate check runs, expected 1`);
+  const check = gh.checkRuns[0];
+  if (check) {
+    if (check.status !== "completed" || !check.conclusion) problems.push(`gate check ${check.status}/${check.conclusion}, expected completed with a conclusion`);
+    if (check.head_sha !== tip) problems.push(`gate check on ${check.head_sha}, the branch tip is ${tip}`);
+    if (run?.headSha !== tip) problems.push(`run.headSha ${run?.headSha} is not the branch tip ${tip}`);
+    // The comment ends on the final state: it names the gate's conclusion.
+    if (progress[0] && !progress[0].body.includes(`\`${check.conclusion}\``)) problems.push("the progress comment does not show the final gate conclusion");
+  }
+  if (problems.length > 0) problems.push(`journal tail: ${await journalTail(stateDir)}`);
+  return problems;
+}
+
+interface Child {
+  ready: Promise<void>;
+  go(): void;
+  kill(): Promise<void>;
+}
+
+function startChild(setupPath: string, log: WriteStream, opts: { wait?: boolean } = {}): Child {
+  const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", childEntry, setupPath, ...(opts.wait ? ["--wait"] : [])], {
+    cwd: root,
+    stdio: [opts.wait ? "pipe" : "ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  let tail = "";
+  const ready = new Promise<void>((resolve, reject) => {
+    let buffered = "";
+    proc.stdout!.on("data", (chunk: Buffer) => {
+      log.write(chunk);
+      buffered += chunk.toString("utf8");
+      if (buffered.includes("shopfloor-crash-child ready\n")) resolve();
+      buffered = buffered.slice(-200);
+    });
+    proc.stderr!.on("data", (chunk: Buffer) => {
+      log.write(chunk);
+      tail = (tail + chunk.toString("utf8")).slice(-2000);
+    });
+    void exited.then(() => reject(new Error(`the app process exited before it was ready: ${tail}`)));
+  });
+  ready.catch(() => undefined);
+  return {
+    ready,
+    go: () => proc.stdin?.write("go\n"),
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+async function deliverWebhook(port: number, deliveryId: string, payload: unknown): Promise<number> {
+  const body = JSON.stringify(payload);
+  const signature = `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}`;
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/api/github/webhooks`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-github-event": "issues", "x-github-delivery": deliveryId, "x-hub-signature-256": signature },
+      body,
+    });
+    await res.text();
+    return res.status;
+  } catch {
+    return 0; // the connection died with the process
+  }
+}
+
+function deliveryState(stateDir: string, deliveryId: string): TrialOutcome["deliveryAtKill"] {
+  if (existsSync(join(stateDir, "deliveries", "taken", `${deliveryId}.json`))) return "taken";
+  if (existsSync(join(stateDir, "deliveries", "pending", `${deliveryId}.json`))) return "pending";
+  return "lost";
+}
+
+async function readRun(stateDir: string): Promise<Run | undefined> {
+  const text = await readFile(join(stateDir, "runs", owner, repoName, "1", "run.json"), "utf8").catch(() => undefined);
+  return text ? RunSchema.parse(JSON.parse(text)) : undefined;
+}
+
+async function waitForFinish(stateDir: string, timeoutMs: number): Promise<Run> {
+  const started = performance.now();
+  for (;;) {
+    const run = await readRun(stateDir);
+    if (run && terminalPhases.includes(run.phase) && run.pending.length === 0) return run;
+    if (performance.now() - started > timeoutMs) {
+      throw new Error(
+        `the run did not finish in ${timeoutMs} ms: phase ${run?.phase ?? "none"}, pending [${run?.pending.map((p) => p.key).join(", ") ?? ""}]; journal tail: ${await journalTail(stateDir)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function journalTail(stateDir: string, lines = 8): Promise<string> {
+  const text = await readFile(join(stateDir, "runs", owner, repoName, "1", "journal.jsonl"), "utf8").catch(() => "");
+  return (
+    text
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .slice(-lines)
+      .map((l) => {
+        try {
+          const e = JSON.parse(l) as { seq: number; event: { type: string; key?: string }; phase: string | null; effects: string[]; note?: string };
+          const effects = e.effects.map((k) => k.slice(k.indexOf(":") + 1)).join(",");
+          return `#${e.seq} ${e.event.type}${e.event.key ? `(${e.event.key.slice(e.event.key.indexOf(":") + 1)})` : ""} → ${e.phase}${effects ? ` [${effects}]` : ""}${e.note ? ` "${e.note}"` : ""}`;
+        } catch {
+          return `torn: ${l.slice(0, 80)}`;
+        }
+      })
+      .join(" | ") || "(empty)"
+  );
+}
+
+/** Planner: look once, then submit the plan. Generator: write the file, then report. */
+function statelessScript(copies: number): ModelScript {
+  const planner = (req: RecordedRequest): Turn =>
+    anthropicSawToolResult(req)
+      ? { toolCalls: [{ name: "finish", args: plan }], usage: { input: 1800, output: 300, cached: 1200 } }
+      : { toolCalls: [{ name: "list_files", args: {} }], usage: { input: 1200, output: 40 } };
+  const generator = (req: RecordedRequest): Turn =>
+    (req.body.messages as { role: string }[]).some((m) => m.role === "tool")
+      ? {
+          toolCalls: [
+            {
+              name: "finish",
+              args: {
+                status: "ok",
+                confidence: 0.9,
+                summary: "Implemented farewell",
+                handoff: { completed: ["created src/farewell.js"], remaining: [], commands: [], issues: [], followedProcedure: true },
+              },
+            },
+          ],
+          usage: { input: 1300, output: 80 },
+        }
+      : { toolCalls: [{ name: "write_file", args: { path: "src/farewell.js", content: goodFarewell } }], usage: { input: 900, output: 60 } };
+  return {
+    "claude-haiku-4-5": Array.from({ length: copies }, () => planner),
+    "gpt-5-mini": Array.from({ length: copies }, () => generator),
+  };
+}
+
+function anthropicSawToolResult(req: RecordedRequest): boolean {
+  const messages = req.body.messages as { content: unknown }[];
+  return messages.some((m) => Array.isArray(m.content) && m.content.some((c: { type?: string }) => c.type === "tool_result"));
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function sleepUntil(at: number): Promise<void> {
+  const ms = at - performance.now();
+  if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
