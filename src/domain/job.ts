@@ -39,6 +39,8 @@ export const JobSchema = z.discriminatedUnion("kind", [
     kind: z.literal("build"),
     /** The commit the subtask starts from: the run branch tip. */
     fromSha: z.string(),
+    /** The default branch commit the run started from: repo conventions are read there, never from the run's own changes. */
+    baseSha: z.string(),
     branch: z.string(),
     subtask: SubtaskSchema,
     plan: PlanSchema,

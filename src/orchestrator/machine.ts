@@ -275,6 +275,7 @@ function buildJob(run: Run, subtaskId: string, attempt: number): Job {
     repo: run.repo,
     attempt,
     fromSha: run.headSha!,
+    baseSha: run.baseSha!,
     branch: run.branch,
     subtask,
     plan: run.plan!,

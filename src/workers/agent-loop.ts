@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { classifyFailure, isFailure, type Failure, type TraceEntry, type Usage } from "../domain/index.js";
+import { classifyFailure, isFailure, sumUsage, type Failure, type TraceEntry, type Usage } from "../domain/index.js";
 import type { ChatMessage, ChatModel, ToolCall, ToolDef, ToolResult } from "../models/types.js";
 import { FINISH_TOOL, type AgentTool } from "./tools.js";
 
@@ -27,6 +27,8 @@ export interface AgentOptions<T> {
   maxTokens?: number;
   signal?: AbortSignal;
   onProgress?: (p: { turn: number; toolCalls: number }) => void;
+  /** The most this job may spend; the loop stops once a response takes it past either limit. */
+  cap?: { usd: number; tokens: number };
 }
 
 const DEFAULT_MAX_CORRECTIONS = 2;
@@ -64,6 +66,14 @@ export async function runAgent<T>(opts: AgentOptions<T>): Promise<AgentOutcome<T
     }
     usage.push(response.usage);
     messages.push({ role: "assistant", text: response.text, toolCalls: response.toolCalls });
+    const spent = sumUsage(usage);
+    if (opts.cap && (spent.costUsd > opts.cap.usd || spent.tokens > opts.cap.tokens)) {
+      return end({
+        class: "permanent",
+        reason: "budget_exhausted",
+        detail: `the job spent $${spent.costUsd.toFixed(4)} and ${spent.tokens} tokens, past its cap of $${opts.cap.usd.toFixed(4)} and ${opts.cap.tokens} tokens`,
+      });
+    }
 
     if (response.toolCalls.length === 0) {
       corrections += 1;

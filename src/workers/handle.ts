@@ -1,5 +1,3 @@
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import {
   PlanSchema,
   WorkerReportSchema,
@@ -60,12 +58,13 @@ async function planJob(job: Extract<Job, { kind: "plan" }>, deps: JobHandlerDeps
     const tools = buildTools("planner", card.tools, { worktree, ownedFiles: [], testPaths: [], runCommand: refuseRun });
     const outcome = await runAgent({
       model: deps.modelFor(job.route ?? card.model),
-      system: await systemPrompt(card, worktree),
-      task: plannerTask(job.issue),
+      system: await systemPrompt(card, (name) => workspace.readFileAt(job.repo, baseSha, name)),
+      task: withNotes(plannerTask(job.issue), job),
       tools,
       finish: { schema: PlanSchema, description: "Submit the plan: subtasks and the validation contract." },
       maxTurns: card.maxTurns,
       signal: AbortSignal.timeout(card.timeoutMs),
+      ...(job.cap && { cap: job.cap }),
     });
     if (!outcome.ok) return { ok: false, failure: outcome.failure, usage: outcome.usage };
     return { ok: true, output: { kind: "plan", plan: outcome.output, baseSha, usage: outcome.usage } };
@@ -95,12 +94,13 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
     });
     const outcome = await runAgent({
       model: deps.modelFor(job.route ?? card.model),
-      system: await systemPrompt(card, worktree),
-      task: builderTask(subtask, job.plan, job.issue),
+      system: await systemPrompt(card, (name) => workspace.readFileAt(job.repo, job.baseSha, name)),
+      task: withNotes(builderTask(subtask, job.plan, job.issue), job),
       tools,
       finish: { schema: WorkerReportSchema, description: "Report the outcome with an honest handoff." },
       maxTurns: card.maxTurns,
       signal: AbortSignal.timeout(card.timeoutMs),
+      ...(job.cap && { cap: job.cap }),
     });
     if (!outcome.ok) return { ok: false, failure: outcome.failure, usage: outcome.usage };
     const commit = await workspace.commitAll(
@@ -162,13 +162,26 @@ function cardFor(cards: RoleCards, role: RoleName): RoleCard {
   return card;
 }
 
-/** The card's prompt, plus the repo's own agent notes from the base commit, quoted as data. */
-async function systemPrompt(card: RoleCard, worktree: string): Promise<string> {
+/**
+ * The card's prompt, plus the repo's own agent notes read at the default branch's commit (never
+ * from the run's own changes, so a worker cannot rewrite the next one's instructions), quoted as data.
+ */
+async function systemPrompt(card: RoleCard, readAtBase: (path: string) => Promise<string | undefined>): Promise<string> {
   for (const name of ["AGENTS.md", "CLAUDE.md"]) {
-    const text = await readFile(join(worktree, name), "utf8").catch(() => undefined);
+    const text = await readAtBase(name);
     if (text !== undefined) return `${card.prompt}\n\n${quoteUntrusted(`the repository's ${name}`, text.slice(0, 20_000))}`;
   }
   return card.prompt;
+}
+
+/** A retried job learns what failed last time; a re-asked plan learns what the checker refused. */
+function withNotes(task: string, job: Job): string {
+  const notes: string[] = [];
+  if (job.kind === "plan" && job.feedback?.length) {
+    notes.push(`Your previous plan was rejected by the plan checker. Fix every point:\n${job.feedback.map((f) => `- ${f}`).join("\n")}`);
+  }
+  if (job.reflection) notes.push(`This is attempt ${job.attempt}. About the previous attempt:\n${job.reflection}`);
+  return notes.length > 0 ? `${task}\n\n${notes.join("\n\n")}` : task;
 }
 
 async function refuseRun(): Promise<SandboxOutcome> {

@@ -97,6 +97,16 @@ export class Workspace {
   }
 
   /** The commit a branch, tag or sha names in the mirror (after `syncMirror`). */
+  /** A file's text at a commit, read from the mirror (no checkout); undefined when absent. */
+  async readFileAt(repo: RepoName, sha: string, path: string): Promise<string | undefined> {
+    try {
+      const { stdout } = await runGit(["cat-file", "blob", `${sha}:${path}`], { cwd: this.syncedMirror(repo), env: this.env() });
+      return stdout;
+    } catch {
+      return undefined;
+    }
+  }
+
   async resolveRef(repo: RepoName, ref: string): Promise<string> {
     const { stdout } = await runGit(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], {
       cwd: this.syncedMirror(repo),

@@ -90,6 +90,9 @@ describe("a labelled issue becomes a gated pull request", () => {
     const sent = JSON.stringify(plannerFirst.body);
     expect(sent).toContain("farewell(name)");
     expect(sent).not.toContain("ignore previous instructions");
+    // The repo's AGENTS.md from the default branch reaches agents as quoted data.
+    expect(sent).toContain("Use two-space indentation and ES modules.");
+    expect(sent).toMatch(/Untrusted data from the repository's AGENTS\.md/);
     // No secret reached a model, GitHub or the run notes.
     for (const secret of [app.token, "sk-ant-kit-key-never-leaks", "sk-openai-kit-key-never-leaks"]) {
       expect(JSON.stringify(app.models.requests.map((r) => r.body))).not.toContain(secret);

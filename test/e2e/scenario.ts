@@ -4,6 +4,7 @@ import { installationId } from "../kit/app.js";
 
 /** A small Node project whose test asks for a feature that does not exist yet. */
 export const projectFiles: Record<string, string> = {
+  "AGENTS.md": "# Conventions\nUse two-space indentation and ES modules.\n",
   "package.json": JSON.stringify({ name: "hello-world", version: "1.0.0", type: "module", scripts: { test: "node --test" } }, null, 2),
   "src/greet.js": "export function greet(name) {\n  return `Hello, ${name}!`;\n}\n",
   "test/farewell.test.js": [

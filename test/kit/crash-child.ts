@@ -52,7 +52,13 @@ Object.assign(process.env, setup.env);
 let ready!: () => void;
 const isReady = new Promise<void>((resolve) => (ready = resolve));
 // GitHub's secondary-limit spacing (1-3 s per write) is Octokit's; tests need not wait for it.
-const Octokit = ProbotOctokit.defaults({ throttle: { enabled: false }, retry: { enabled: false } });
+// The function form matters: Probot passes its own `throttle` options to the constructor, which
+// would replace an object default `{ throttle: { enabled: false } }` and leave throttling on.
+const Octokit = ProbotOctokit.defaults((options: ConstructorParameters<typeof ProbotOctokit>[0]) => ({
+  ...options,
+  throttle: { ...options?.throttle, enabled: false },
+  retry: { enabled: false },
+}));
 await run(createShopfloor(() => ready()), { env: setup.env, Octokit });
 await isReady;
 process.stdout.write(`${readyLine}\n`);
