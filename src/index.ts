@@ -47,6 +47,8 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
       commandTimeoutMs: settings.commandTimeoutMs,
       secrets: secretsOf(process.env),
       author: { name: "shopfloor[bot]", email: "shopfloor@users.noreply.github.com" },
+      onProgress: (runId, progress) =>
+        void store.recordProgress(runId, progress).catch((err: unknown) => app.log.warn({ err, runId }, "progress not recorded")),
     });
     const queue = new LocalJobQueue(handler, { concurrency: settings.runnerConcurrency, maxQueued: settings.runnerMaxQueued });
     const engine = new Engine({

@@ -80,3 +80,14 @@ export const JobOutcomeSchema = z.discriminatedUnion("ok", [
   z.object({ ok: z.literal(false), failure: FailureSchema, usage: z.array(UsageSchema).default([]) }),
 ]);
 export type JobOutcome = z.infer<typeof JobOutcomeSchema>;
+
+/** What a running job reports after every turn, so a stall shows as progress that stops, not as a timer. */
+export const JobProgressSchema = z.object({
+  jobId: z.string(),
+  at: z.string(),
+  turn: z.number().int().nonnegative(),
+  toolCalls: z.number().int().nonnegative(),
+  /** Files changed in the worktree so far. */
+  filesChanged: z.number().int().nonnegative(),
+});
+export type JobProgress = z.infer<typeof JobProgressSchema>;

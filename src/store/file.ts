@@ -1,6 +1,6 @@
 import { readFile, readdir, mkdir, open, rename } from "node:fs/promises";
 import { join } from "node:path";
-import { RunSchema, EventSchema, type Run } from "../domain/index.js";
+import { RunSchema, EventSchema, JobProgressSchema, type JobProgress, type Run } from "../domain/index.js";
 import { writeFileAtomic, appendLineDurably } from "./atomic.js";
 import { withFileLock } from "./lock.js";
 import type { InboxEntry, JournalEntry, RunStore } from "./run-store.js";
@@ -67,6 +67,18 @@ export class FileRunStore implements RunStore {
       }
     }
     return ids.sort();
+  }
+
+  async recordProgress(runId: string, progress: JobProgress): Promise<void> {
+    const all = { ...(await this.progress(runId)), [progress.jobId]: progress };
+    await writeFileAtomic(join(this.dirOf(runId), "progress.json"), JSON.stringify(all));
+  }
+
+  async progress(runId: string): Promise<Record<string, JobProgress>> {
+    const text = await readFile(join(this.dirOf(runId), "progress.json"), "utf8").catch(notFound);
+    if (!text) return {};
+    const raw = JSON.parse(text) as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(raw).map(([id, p]) => [id, JobProgressSchema.parse(p)]));
   }
 
   async withRunLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {

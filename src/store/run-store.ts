@@ -1,4 +1,4 @@
-import type { Event, Run } from "../domain/index.js";
+import type { Event, JobProgress, Run } from "../domain/index.js";
 
 /** One line of a run's journal: the event, and what `decide` did with it. */
 export interface JournalEntry {
@@ -22,6 +22,9 @@ export interface RunStore {
   appendJournal(runId: string, entry: Omit<JournalEntry, "seq">): Promise<void>;
   journal(runId: string): Promise<JournalEntry[]>;
   listRuns(): Promise<string[]>;
+  /** The latest progress of each running job of a run (not journaled: it is frequent and disposable). */
+  recordProgress(runId: string, progress: JobProgress): Promise<void>;
+  progress(runId: string): Promise<Record<string, JobProgress>>;
   /** Hold the run's cross-process lock for the duration of `fn`. */
   withRunLock<T>(runId: string, fn: () => Promise<T>): Promise<T>;
   /** Persist a delivery once; false when this delivery id was seen before (a redelivery). */

@@ -6,6 +6,7 @@ import {
   type CommandOutcome,
   type Job,
   type JobOutcome,
+  type JobProgress,
   type Result,
   type SubtaskRole,
 } from "../domain/index.js";
@@ -13,6 +14,7 @@ import type { ChatModel } from "../models/types.js";
 import type { Workspace } from "../workspace/workspace.js";
 import type { SandboxOutcome, SandboxRequest } from "../workspace/types.js";
 import { runAgent } from "./agent-loop.js";
+import { runGit } from "../workspace/git.js";
 import { plannerTask, builderTask } from "./prompt.js";
 import { quoteUntrusted } from "../domain/index.js";
 import type { RoleCard, RoleCards, RoleName } from "./role-card.js";
@@ -28,6 +30,8 @@ export interface JobHandlerDeps {
   /** Values that must never leave the runner (keys, tokens), for redaction. */
   secrets: readonly string[];
   author: { name: string; email: string };
+  /** Told after every turn of an agent; kept by the store for the monitor and people. */
+  onProgress?(runId: string, progress: JobProgress): void;
 }
 
 const roleOf: Record<SubtaskRole, RoleName> = { generate: "generator", test: "tester", review: "reviewer" };
@@ -65,6 +69,7 @@ async function planJob(job: Extract<Job, { kind: "plan" }>, deps: JobHandlerDeps
       maxTurns: card.maxTurns,
       signal: AbortSignal.timeout(card.timeoutMs),
       ...(job.cap && { cap: job.cap }),
+      onProgress: reporter(deps, job, undefined).onProgress,
     });
     if (!outcome.ok) return { ok: false, failure: outcome.failure, usage: outcome.usage };
     return { ok: true, output: { kind: "plan", plan: outcome.output, baseSha, usage: outcome.usage } };
@@ -81,6 +86,7 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
   const worktree = await workspace.addWorktree(job.repo, job.fromSha, `${job.issue.number}-${subtask.id}-a${job.attempt}`);
   try {
     const card = cardFor(deps.cards, role);
+    const progress = reporter(deps, job, worktree);
     const commands: { cmd: string; exitCode: number; ms: number }[] = [];
     const tools = buildTools(role, card.tools, {
       worktree,
@@ -101,7 +107,9 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
       maxTurns: card.maxTurns,
       signal: AbortSignal.timeout(card.timeoutMs),
       ...(job.cap && { cap: job.cap }),
+      onProgress: progress.onProgress,
     });
+    await progress.flush();
     if (!outcome.ok) return { ok: false, failure: outcome.failure, usage: outcome.usage };
     const commit = await workspace.commitAll(
       worktree,
@@ -172,6 +180,26 @@ async function systemPrompt(card: RoleCard, readAtBase: (path: string) => Promis
     if (text !== undefined) return `${card.prompt}\n\n${quoteUntrusted(`the repository's ${name}`, text.slice(0, 20_000))}`;
   }
   return card.prompt;
+}
+
+/** Progress after every turn; `flush` waits for the last report so it counts the worktree before the commit. */
+function reporter(deps: JobHandlerDeps, job: Job, worktree: string | undefined) {
+  let last: Promise<void> = Promise.resolve();
+  const report = (p: { turn: number; toolCalls: number }, filesChanged: number) =>
+    deps.onProgress?.(job.runId, { jobId: job.jobId, at: new Date().toISOString(), turn: p.turn, toolCalls: p.toolCalls, filesChanged });
+  return {
+    onProgress(p: { turn: number; toolCalls: number }) {
+      if (!deps.onProgress) return;
+      if (!worktree) return report(p, 0);
+      last = last.then(() =>
+        runGit(["status", "--porcelain", "--untracked-files=all"], { cwd: worktree }).then(
+          ({ stdout }) => report(p, stdout.split("\n").filter(Boolean).length),
+          () => report(p, 0),
+        ),
+      );
+    },
+    flush: () => last,
+  };
 }
 
 /** A retried job learns what failed last time; a re-asked plan learns what the checker refused. */

@@ -100,6 +100,10 @@ describe("a labelled issue becomes a gated pull request", () => {
       expect(await readFile(join(app.stateDir, "runs", owner, repoName, "1", "run.json"), "utf8")).not.toContain(secret);
     }
     expect(app.models.remaining()).toEqual({ "claude-haiku-4-5": 0, "gpt-5-mini": 0 });
+    // Workers reported progress turn by turn: turns, tool calls and the size of the change.
+    const progress = JSON.parse(await readFile(join(app.stateDir, "runs", owner, repoName, "1", "progress.json"), "utf8"));
+    expect(progress[`${runId}:plan:a1`]).toMatchObject({ turn: 3, toolCalls: 3, filesChanged: 0 });
+    expect(progress[`${runId}:build:impl:a1`]).toMatchObject({ turn: 3, toolCalls: 3, filesChanged: 1 });
     // Worktrees are cleaned up after each job.
     const left = await readdir(join(app.workDir, "worktrees", owner, repoName)).catch(() => []);
     expect(left).toEqual([]);

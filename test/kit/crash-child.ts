@@ -1,11 +1,12 @@
 /**
  * The real app in a process of its own, so a crash test can SIGKILL it:
- * `node --import tsx test/kit/crash-child.ts <setup.json> [--wait]`.
+ * `node --import tsx test/kit/crash-child.ts <setup.json>`, or with `--wait` and no path, which
+ * loads the modules first and starts the app only when the setup path arrives as a line on stdin:
+ * a warm process, so a restart begins the moment the previous process dies.
  *
  * GitHub is the nock fake, hosted here because nock only intercepts in-process; its state lives
  * in a file so it survives the kill, as GitHub survives a crashed app. The git origin and the
- * model server live in the parent. With `--wait` the modules load first and the app starts only
- * when a line arrives on stdin, so a restart can begin the moment the previous process dies.
+ * model server live in the parent.
  */
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
@@ -34,11 +35,10 @@ export interface CrashChildSetup {
 /** The line the child prints once the app listens and has resumed its runs (crash.ts waits for it). */
 const readyLine = "shopfloor-crash-child ready";
 
-const [setupPath, flag] = process.argv.slice(2);
-if (!setupPath) throw new Error("usage: crash-child.ts <setup.json> [--wait]");
+const arg = process.argv[2];
+if (!arg) throw new Error("usage: crash-child.ts <setup.json> | --wait");
+const setupPath = arg === "--wait" ? await firstLine() : arg;
 const setup = JSON.parse(readFileSync(setupPath, "utf8")) as CrashChildSetup;
-
-if (flag === "--wait") await firstLine();
 
 const github = new FakeGitHub(setup.apiBase, setup.repo, setup.token, { statePath: setup.statePath });
 if (!github.restored) {
@@ -63,12 +63,12 @@ await run(createShopfloor(() => ready()), { env: setup.env, Octokit });
 await isReady;
 process.stdout.write(`${readyLine}\n`);
 
-function firstLine(): Promise<void> {
+function firstLine(): Promise<string> {
   return new Promise((resolve) => {
     const lines = createInterface({ input: process.stdin });
-    lines.once("line", () => {
+    lines.once("line", (line) => {
       lines.close();
-      resolve();
+      resolve(line.trim());
     });
   });
 }

@@ -96,6 +96,8 @@ interface Kit {
   models: ModelServer;
   privateKey: string;
   token: string;
+  /** A child with its modules loaded, waiting for a setup; another starts loading at once. */
+  takeChild(): Child;
   close(): Promise<void>;
 }
 
@@ -107,7 +109,21 @@ async function startKit(): Promise<Kit> {
     privateKeyEncoding: { type: "pkcs8", format: "pem" },
     publicKeyEncoding: { type: "spki", format: "pem" },
   });
-  return { models, privateKey, token: `ghs_${randomBytes(18).toString("hex")}`, close: () => models.close() };
+  let warm = spawnChild();
+  return {
+    models,
+    privateKey,
+    token: `ghs_${randomBytes(18).toString("hex")}`,
+    takeChild() {
+      const taken = warm;
+      warm = spawnChild();
+      return taken;
+    },
+    async close() {
+      await warm.kill();
+      await models.close();
+    },
+  };
 }
 
 /** One trial: start, deliver, kill at `killAtMs` (never, for the calibration), restart, wait, check. */
@@ -159,15 +175,15 @@ async function runTrial(kit: Kit, t: { trial: number; killAtMs: number }, opts: 
   let deliveryAtKill: TrialOutcome["deliveryAtKill"] = "lost";
   let recoveryMs = 0;
   try {
-    const first = startChild(setupPath, childLog);
-    children.push(first);
-    // The restart's modules load while the first process runs; its app starts only after the kill.
-    const second = Number.isFinite(t.killAtMs) ? startChild(setupPath, childLog, { wait: true }) : undefined;
-    if (second) children.push(second);
+    // Both processes are taken at once, so a calibration run shares the CPU as a trial does.
+    const first = kit.takeChild();
+    const second = kit.takeChild();
+    children.push(first, second);
+    first.start(setupPath, childLog);
     await first.ready;
     const sentAt = performance.now();
     const firstDelivery = deliver();
-    if (!second) {
+    if (!Number.isFinite(t.killAtMs)) {
       const status = await firstDelivery;
       if (status !== 200) problems.push(`the delivery was answered ${status}`);
       await waitForFinish(stateDir, finishTimeoutMs);
@@ -182,7 +198,7 @@ async function runTrial(kit: Kit, t: { trial: number; killAtMs: number }, opts: 
         problems.push("the delivery was acknowledged with 200 but neither persisted nor turned into a run");
       }
       const restartedAt = performance.now();
-      second.go();
+      second.start(setupPath, childLog);
       await second.ready;
       // GitHub does not retry a failed delivery; a person (or a reconciler) redelivers it with the same id.
       if (!acknowledged) {
@@ -252,36 +268,42 @@ async function checkEnd(stateDir: string, originRoot: string, githubState: strin
 }
 
 interface Child {
+  /** Resolves once the app listens and has resumed its runs; rejects if the process dies first. */
   ready: Promise<void>;
-  go(): void;
+  /** Start the app on `setupPath`, its output going to `log`. */
+  start(setupPath: string, log: WriteStream): void;
   kill(): Promise<void>;
 }
 
-function startChild(setupPath: string, log: WriteStream, opts: { wait?: boolean } = {}): Child {
-  const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", childEntry, setupPath, ...(opts.wait ? ["--wait"] : [])], {
-    cwd: root,
-    stdio: [opts.wait ? "pipe" : "ignore", "pipe", "pipe"],
-  });
-  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+function spawnChild(): Child {
+  const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", childEntry, "--wait"], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
+  const exited = new Promise<void>((resolve) => proc.once("close", () => resolve()));
+  const early: Buffer[] = [];
+  let log: WriteStream | undefined;
   let tail = "";
+  const write = (chunk: Buffer) => (log ? log.write(chunk) : early.push(chunk));
   const ready = new Promise<void>((resolve, reject) => {
     let buffered = "";
     proc.stdout!.on("data", (chunk: Buffer) => {
-      log.write(chunk);
-      buffered += chunk.toString("utf8");
+      write(chunk);
+      buffered = (buffered + chunk.toString("utf8")).slice(-200);
       if (buffered.includes("shopfloor-crash-child ready\n")) resolve();
-      buffered = buffered.slice(-200);
     });
     proc.stderr!.on("data", (chunk: Buffer) => {
-      log.write(chunk);
+      write(chunk);
       tail = (tail + chunk.toString("utf8")).slice(-2000);
     });
-    void exited.then(() => reject(new Error(`the app process exited before it was ready: ${tail}`)));
+    void exited.then(() => reject(new Error(`the app process exited before it was ready: ${tail.trim() || "(no output)"}`)));
   });
   ready.catch(() => undefined);
+  proc.stdin!.on("error", () => undefined);
   return {
     ready,
-    go: () => proc.stdin?.write("go\n"),
+    start(setupPath, to) {
+      log = to;
+      for (const chunk of early.splice(0)) to.write(chunk);
+      proc.stdin!.write(`${setupPath}\n`);
+    },
     async kill() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
       await exited;

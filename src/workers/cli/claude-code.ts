@@ -56,7 +56,6 @@ export function claudeArgs(opts: CliAgentOptions): string[] {
   const tools = claudeTools(opts);
   return [
     "-p",
-    opts.task,
     "--output-format", "stream-json",
     "--verbose",
     "--model", opts.model,
@@ -73,6 +72,9 @@ export function claudeArgs(opts: CliAgentOptions): string[] {
     "--strict-mcp-config",
     "--disable-slash-commands",
     "--no-session-persistence",
+    // After `--`, a task that starts with "-" stays the prompt, and no list option swallows it.
+    "--",
+    opts.task,
   ];
 }
 

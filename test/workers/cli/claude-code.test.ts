@@ -30,7 +30,7 @@ async function setup(script: ModelScript[string], over: Partial<CliAgentOptions>
     worktree,
     jobDir,
     system: "SHOPFLOOR_SYSTEM_MARKER: you are the generator.",
-    task: "Create hello.txt, then report.",
+    task: "--- Create hello.txt, then report.",
     model: MODEL,
     endpoint: { baseUrl: server.url, apiKey: KEY },
     maxTurns: 5,
@@ -71,6 +71,7 @@ describe("runClaudeCode", () => {
     expect(toolNames(req)).toEqual(expect.arrayContaining(["Bash", "Edit", "Read", "StructuredOutput", "Write"]));
     expect(toolNames(req)).not.toContain("WebFetch");
     expect(JSON.stringify(req.body.system)).toContain("SHOPFLOOR_SYSTEM_MARKER");
+    expect(JSON.stringify(req.body.messages)).toContain("--- Create hello.txt, then report.");
     expect(JSON.stringify(req.body)).not.toContain("REPO_CLAUDE_MD_MARKER");
     expect(req.headers["x-api-key"]).toBe(KEY);
     expect(claudeArgs(opts).join(" ")).not.toContain(KEY);

@@ -31,7 +31,7 @@ async function setup(script: ModelScript[string], over: Partial<CliAgentOptions>
     worktree,
     jobDir,
     system: "SHOPFLOOR_SYSTEM_MARKER: you are the generator.",
-    task: "Create hello.txt, then report.",
+    task: "--- Create hello.txt, then report.",
     model: MODEL,
     endpoint: { baseUrl: `${server.url}/v1`, apiKey: KEY },
     maxTurns: 5,
@@ -72,6 +72,7 @@ describe("runCodex", () => {
     expect(tools).not.toContain("web_search");
     expect(req.body.text.format).toMatchObject({ type: "json_schema", schema: { required: expect.arrayContaining(["status", "handoff"]) } });
     expect(JSON.stringify(req.body.input)).toContain("SHOPFLOOR_SYSTEM_MARKER");
+    expect(JSON.stringify(req.body.input)).toContain("--- Create hello.txt, then report.");
     expect(JSON.stringify(req.body)).not.toContain("REPO_AGENTS_MD_MARKER");
     expect(req.headers.authorization).toBe(`Bearer ${KEY}`);
     expect(codexArgs(opts).join(" ")).not.toContain(KEY);
