@@ -12,7 +12,8 @@ import { RepoTokenMinter } from "./github/tokens.js";
 import type { InstallationOctokit } from "./github/octokit.js";
 import { Workspace } from "./workspace/workspace.js";
 import { runSandboxed } from "./workspace/sandbox.js";
-import { createModel } from "./models/route.js";
+import { createModel, endpointFor } from "./models/route.js";
+import { join } from "node:path";
 import { loadRoleCards } from "./workers/role-card.js";
 import { createJobHandler } from "./workers/handle.js";
 import { healthHandler } from "./dashboard/health.js";
@@ -43,6 +44,8 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
       workspace,
       cards,
       modelFor: (route) => createModel(route),
+      endpointFor: (route) => endpointFor(route),
+      scratchDir: join(settings.workDir, "jobs"),
       sandbox: (request) => runSandboxed(request, { hide: [settings.stateDir, settings.workDir] }),
       commandTimeoutMs: settings.commandTimeoutMs,
       secrets: secretsOf(process.env),

@@ -10,3 +10,4 @@ export * from "./run.js";
 export * from "./classify.js";
 export * from "./untrusted.js";
 export * from "./redact.js";
+export * from "./review.js";

@@ -3,6 +3,7 @@ import { PlanSchema, SubtaskSchema } from "./plan.js";
 import { ResultSchema } from "./result.js";
 import { UsageSchema } from "./usage.js";
 import { FailureSchema } from "./failure.js";
+import { RuntimeSchema } from "./repo-config.js";
 
 export const RepoRefSchema = z.object({
   owner: z.string(),
@@ -38,6 +39,10 @@ export const JobSchema = z.discriminatedUnion("kind", [
     ...common,
     kind: z.literal("build"),
     /** The commit the subtask starts from: the run branch tip. */
+    /** Which agent does the work; absent means the role card's choice. */
+    runtime: RuntimeSchema.optional(),
+    /** The repo's own commands, which a CLI agent may run (its shell allow-list). */
+    allowedCommands: z.array(z.string()).default([]),
     fromSha: z.string(),
     /** The default branch commit the run started from: repo conventions are read there, never from the run's own changes. */
     baseSha: z.string(),

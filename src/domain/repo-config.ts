@@ -9,6 +9,9 @@ export const ModelRouteSchema = z
   .string()
   .regex(/^[a-z][a-z0-9-]*\/[^\s]+$/, "a route is '<provider>/<model>', e.g. 'anthropic/claude-sonnet-4-5'");
 
+export const RuntimeSchema = z.enum(["builtin", "claude-code", "codex"]);
+export type Runtime = z.infer<typeof RuntimeSchema>;
+
 /** `.github/shopfloor.yml`, read from the default branch. Every field has a default. */
 export const RepoConfigSchema = z
   .object({
@@ -59,6 +62,17 @@ export const RepoConfigSchema = z
       })
       .strict()
       .default({ usd: 5, tokens: 2_000_000, pauseAt: 0.85, jobUsd: 1, jobTokens: 400_000 }),
+    /**
+     * Which agent runs a role: Shopfloor's own loop (`builtin`), Claude Code (`claude-code`, an
+     * `anthropic/…` route) or Codex (`codex`, an OpenAI route). A role left out uses its card's.
+     */
+    runtimes: z
+      .object({
+        generator: RuntimeSchema.optional(),
+        tester: RuntimeSchema.optional(),
+      })
+      .strict()
+      .default({}),
     /** GitHub logins assigned when a run is escalated, and asked to review when it is ready. */
     owners: z.array(z.string().regex(/^[A-Za-z0-9-]+$/, "a GitHub login")).max(10).default([]),
     /** A plan waits for a writer's `/approve` when the planner marks it high-risk, or always when this is true. */

@@ -107,3 +107,28 @@ function modelTimeoutMs(env: NodeJS.ProcessEnv): number {
   }
   return ms;
 }
+
+export interface Endpoint {
+  provider: string;
+  model: string;
+  baseUrl: string;
+  apiKey: string;
+}
+
+/**
+ * Where a route's requests go and with which key, for CLI agents that take a base URL and a key
+ * rather than an SDK client. Same rules as `createModel`: only the operator's settings decide.
+ */
+export function endpointFor(route: string, env: NodeJS.ProcessEnv = process.env): Endpoint {
+  const { provider, model } = parseRoute(route);
+  if (provider === "anthropic") {
+    return { provider, model, baseUrl: env.ANTHROPIC_BASE_URL || "https://api.anthropic.com", apiKey: required(env, "ANTHROPIC_API_KEY", route) };
+  }
+  if (provider === "openai" || provider === "openai-responses") {
+    return { provider: "openai", model, baseUrl: env.OPENAI_BASE_URL || "https://api.openai.com/v1", apiKey: required(env, "OPENAI_API_KEY", route) };
+  }
+  const variable = endpointEnvName(provider);
+  const baseUrl = env[variable];
+  if (!baseUrl) throw new Error(`model route "${route}" names endpoint "${provider}", which is not configured: set ${variable}`);
+  return { provider, model, baseUrl, apiKey: env[`${variable}_KEY`] || DEFAULT_ENDPOINT_KEY };
+}

@@ -268,6 +268,7 @@ function buildJob(run: Run, subtaskId: string, attempt: number): Job {
   const subtask = run.plan!.subtasks.find((s) => s.id === subtaskId)!;
   const models = run.config!.models;
   const route = subtask.role === "test" ? models.tester : subtask.role === "review" ? models.reviewer : models.generator;
+  const runtime = subtask.role === "test" ? run.config!.runtimes.tester : subtask.role === "generate" ? run.config!.runtimes.generator : undefined;
   return {
     kind: "build",
     jobId: `${run.id}:build:${subtaskId}:a${attempt}`,
@@ -281,6 +282,8 @@ function buildJob(run: Run, subtaskId: string, attempt: number): Job {
     plan: run.plan!,
     issue: { number: run.issue.number, title: run.issue.title },
     ...(route !== undefined && { route }),
+    ...(runtime !== undefined && { runtime }),
+    allowedCommands: Object.values(run.config!.commands).filter((c) => c.trim() !== ""),
   };
 }
 

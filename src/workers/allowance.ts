@@ -1,3 +1,4 @@
+import { globMatch } from "./glob.js";
 import type { RoleName } from "./role-card.js";
 
 /** Where a tester may write when the repo says nothing else. */
@@ -6,19 +7,7 @@ export const defaultTestPaths = ["test/**", "tests/**", "__tests__/**", "spec/**
 /** Changed files the role was not allowed to change (checked on the commit, after the agent exits). */
 export function outsideAllowance(role: RoleName, changed: readonly string[], ownedFiles: readonly string[]): string[] {
   if (role === "planner" || role === "reviewer") return [...changed];
-  if (role === "tester") return changed.filter((f) => !defaultTestPaths.some((p) => matches(p, f)));
+  if (role === "tester") return changed.filter((f) => !defaultTestPaths.some((p) => globMatch(p, f)));
   if (ownedFiles.length === 0) return [];
   return changed.filter((f) => !ownedFiles.some((o) => f === o || f.startsWith(`${o.replace(/\/+$/, "")}/`)));
-}
-
-function matches(pattern: string, path: string): boolean {
-  const re = pattern
-    .split("**/")
-    .map((part) => part.split("**").map((p) => p.split("*").map(escape).join("[^/]*")).join(".*"))
-    .join("(?:.*/)?");
-  return new RegExp(`^${re}$`).test(path);
-}
-
-function escape(s: string): string {
-  return s.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -13,7 +13,11 @@ import {
 import type { ChatModel } from "../models/types.js";
 import type { Workspace } from "../workspace/workspace.js";
 import type { SandboxOutcome, SandboxRequest } from "../workspace/types.js";
+import { join } from "node:path";
 import { runAgent } from "./agent-loop.js";
+import { runClaudeCode } from "./cli/claude-code.js";
+import { runCodex } from "./cli/codex.js";
+import type { Endpoint } from "../models/route.js";
 import { runGit } from "../workspace/git.js";
 import { plannerTask, builderTask } from "./prompt.js";
 import { quoteUntrusted } from "../domain/index.js";
@@ -30,6 +34,10 @@ export interface JobHandlerDeps {
   /** Values that must never leave the runner (keys, tokens), for redaction. */
   secrets: readonly string[];
   author: { name: string; email: string };
+  /** Where CLI agents get their private scratch dirs (HOME, config); not under /tmp, as Codex needs. */
+  scratchDir: string;
+  /** Credentials and base URL for a route, for CLI agents (from the operator's settings). */
+  endpointFor(route: string): Endpoint;
   /** Told after every turn of an agent; kept by the store for the monitor and people. */
   onProgress?(runId: string, progress: JobProgress): void;
 }
@@ -98,17 +106,36 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
         return { ...outcome, output: redact(outcome.output, deps.secrets) };
       },
     });
-    const outcome = await runAgent({
-      model: deps.modelFor(job.route ?? card.model),
-      system: await systemPrompt(card, (name) => workspace.readFileAt(job.repo, job.baseSha, name)),
-      task: withNotes(builderTask(subtask, job.plan, job.issue), job),
-      tools,
-      finish: { schema: WorkerReportSchema, description: "Report the outcome with an honest handoff." },
-      maxTurns: card.maxTurns,
-      signal: AbortSignal.timeout(card.timeoutMs),
-      ...(job.cap && { cap: job.cap }),
-      onProgress: progress.onProgress,
-    });
+    const system = await systemPrompt(card, (name) => workspace.readFileAt(job.repo, job.baseSha, name));
+    const task = withNotes(builderTask(subtask, job.plan, job.issue), job);
+    const route = job.route ?? card.model;
+    const runtime = job.runtime ?? "builtin";
+    const outcome =
+      runtime === "builtin"
+        ? await runAgent({
+            model: deps.modelFor(route),
+            system,
+            task,
+            tools,
+            finish: { schema: WorkerReportSchema, description: "Report the outcome with an honest handoff." },
+            maxTurns: card.maxTurns,
+            signal: AbortSignal.timeout(card.timeoutMs),
+            ...(job.cap && { cap: job.cap }),
+            onProgress: progress.onProgress,
+          })
+        : await (runtime === "claude-code" ? runClaudeCode : runCodex)({
+            role,
+            worktree,
+            jobDir: join(deps.scratchDir, `${job.repo.owner}-${job.repo.name}-${job.issue.number}-${subtask.id}-a${job.attempt}`),
+            system,
+            task,
+            model: deps.endpointFor(route).model,
+            endpoint: deps.endpointFor(route),
+            maxTurns: card.maxTurns,
+            timeoutMs: card.timeoutMs,
+            allowedCommands: role === "generator" || role === "tester" ? job.allowedCommands : [],
+            onProgress: progress.onProgress,
+          });
     await progress.flush();
     if (!outcome.ok) return { ok: false, failure: outcome.failure, usage: outcome.usage };
     const commit = await workspace.commitAll(

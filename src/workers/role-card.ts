@@ -30,10 +30,13 @@ export const RoleCardFrontMatterSchema = z
     max_turns: positiveInt("a positive integer").max(500, { error: "expected at most 500" }),
     /** Wall-clock limit for one job of this role, in seconds. */
     timeout: positiveInt("a positive number of seconds").max(24 * 3600, { error: "expected at most 86400 seconds" }),
-    /** What the `finish` tool returns: the planner a `plan`, every other role a `result`. */
-    output: z.enum(["plan", "result"], { error: 'expected "plan" or "result"' }),
+    /** What the `finish` tool returns: the planner a `plan`, the reviewer a `review`, every other role a `result`. */
+    output: z.enum(["plan", "result", "review"], { error: 'expected "plan", "result" or "review"' }),
   })
   .strict();
+
+/** What each role's `finish` returns; a card must say the same, so a mixed-up card fails at load. */
+const outputOf: Record<RoleName, RoleCard["output"]> = { planner: "plan", reviewer: "review", generator: "result", tester: "result" };
 
 export interface RoleCard {
   role: RoleName;
@@ -41,7 +44,7 @@ export interface RoleCard {
   model: string;
   maxTurns: number;
   timeoutMs: number;
-  output: "plan" | "result";
+  output: "plan" | "result" | "review";
   prompt: string;
   /** Where the card came from, for error messages and the decision trace. */
   file: string;
@@ -90,7 +93,7 @@ export function parseRoleCard(file: string, text: string): RoleCard {
   }
   const duplicate = fm.tools.find((t, i) => fm.tools.indexOf(t) !== i);
   if (duplicate) throw new Error(`${file}: tools: "${duplicate}" is listed twice`);
-  const expectedOutput = fm.role === "planner" ? "plan" : "result";
+  const expectedOutput = outputOf[fm.role];
   if (fm.output !== expectedOutput) {
     throw new Error(`${file}: output: the ${fm.role} role returns a "${expectedOutput}", not a "${fm.output}"`);
   }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { runGit } from "../../src/workspace/git.js";
 import { startApp, owner, repoName, defaultBranch, type AppHarness } from "../kit/app.js";
+import type { RecordedRequest } from "../kit/model-server.js";
 import { configYaml, goodFarewell, badFarewell, labeledPayload, projectFiles, script } from "./scenario.js";
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -125,6 +126,47 @@ describe("a labelled issue becomes a gated pull request", () => {
     expect(check.output.title).toContain("`npm test` (test)");
     expect(check.output.summary).toContain("| `npm test` (test) | ❌ fail | exit 1");
     expect(gh.comments.get(1)![0]!.body).toContain("**Gate:** `failure`");
+  });
+});
+
+describe("a generator run by Claude Code instead of the built-in loop", () => {
+  it("builds the change through the real claude CLI when the repo config picks it", async () => {
+    const worktreeOf = (req: RecordedRequest) => /(\/[^\s"\\]*\/worktrees\/Codertocat\/Hello-World\/[A-Za-z0-9._-]+)/.exec(JSON.stringify(req.body))?.[1];
+    const cliScript = {
+      ...script(goodFarewell),
+      "gpt-5-mini": [],
+      "claude-sonnet-4-5": [
+        (req: RecordedRequest) => ({ toolCalls: [{ name: "Write", args: { file_path: `${worktreeOf(req)}/src/farewell.js`, content: goodFarewell } }] }),
+        () => ({
+          toolCalls: [
+            {
+              name: "StructuredOutput",
+              args: { status: "ok", confidence: 0.9, summary: "Implemented farewell with Claude Code", handoff: { completed: ["src/farewell.js"], remaining: [], commands: [], issues: [], followedProcedure: true } },
+            },
+          ],
+        }),
+      ],
+    };
+    app = await startApp({
+      script: cliScript,
+      files: projectFiles,
+      configYaml: configYaml.replace("generator: openai/gpt-5-mini", "generator: anthropic/claude-sonnet-4-5") + "runtimes:\n  generator: claude-code\n",
+    });
+    app.github.permissions = { Codertocat: "write" };
+    expect(await app.deliver("issues", labeledPayload())).toBe(200);
+    const run = await app.waitForRun(runId);
+    expect(app.github.unexpected).toEqual([]);
+    expect(run.failure?.detail ?? "none").toBe("none");
+    expect(run.phase).toBe("gated");
+    expect(run.gate?.conclusion).toBe("success");
+    expect(await originFile(app, branch, "src/farewell.js")).toBe(goodFarewell);
+    expect(run.subtasks.impl?.result?.summary).toBe("Implemented farewell with Claude Code");
+    expect(run.usage.filter((u) => u.role === "generate").map((u) => u.model)).toEqual(["claude-sonnet-4-5"]);
+    // Claude Code was called with the operator's key, and the repo's own CLAUDE.md was not honoured.
+    const cliRequests = app.models.requests.filter((r) => r.body.model === "claude-sonnet-4-5");
+    expect(cliRequests.length).toBeGreaterThanOrEqual(2);
+    expect(cliRequests[0]!.headers["x-api-key"]).toBe("sk-ant-kit-key-never-leaks");
+    expect(app.models.remaining()["claude-sonnet-4-5"]).toBe(0);
   });
 });
 

@@ -49,11 +49,14 @@ export interface CrashOptions {
   log?: (line: string) => void;
   /** Kill points are uniform in [0, killSpan × clean run time]; default 1.15 (some land after the gate). */
   killSpan?: number;
-  /** How long a restarted run may take to finish before the trial fails. */
+  /** How long a restarted run may take to finish before the trial fails (default 30 s; a clean run takes about 1 s). */
   finishTimeoutMs?: number;
 }
 
-/** Measures a clean run, then runs `trials` kill-and-restart trials. The calibration run is not counted. */
+/**
+ * Measures a clean run, then runs `trials` kill-and-restart trials, one after the other. The
+ * calibration run is not counted. `log` gets the seed and calibration, a header, then one row per trial.
+ */
 export async function crashTrials(opts: CrashOptions): Promise<TrialOutcome[]> {
   const seed = opts.seed ?? Number(process.env.SHOPFLOOR_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
   const log = opts.log ?? (() => undefined);
@@ -64,6 +67,7 @@ export async function crashTrials(opts: CrashOptions): Promise<TrialOutcome[]> {
     if (clean.outcome !== "ok") throw new Error(`the clean run failed, so no crash trial can pass: ${clean.details.join("; ")}`);
     const span = clean.recoveryMs * (opts.killSpan ?? 1.15);
     log(`crash trials: seed ${seed}, clean run ${Math.round(clean.recoveryMs)} ms, kill points uniform in [0, ${Math.round(span)}] ms`);
+    log(formatHeader());
     const outcomes: TrialOutcome[] = [];
     for (let trial = 1; trial <= opts.trials; trial++) {
       const killAtMs = Math.round(random() * span);
@@ -96,8 +100,10 @@ interface Kit {
   models: ModelServer;
   privateKey: string;
   token: string;
-  /** A child with its modules loaded, waiting for a setup; another starts loading at once. */
+  /** The app process for a trial's start: loaded during the previous trial's checks, if there was one. */
   takeChild(): Child;
+  /** Start loading the next trial's process now, while the CPU is free. */
+  prewarm(): void;
   close(): Promise<void>;
 }
 
@@ -109,18 +115,21 @@ async function startKit(): Promise<Kit> {
     privateKeyEncoding: { type: "pkcs8", format: "pem" },
     publicKeyEncoding: { type: "spki", format: "pem" },
   });
-  let warm = spawnChild();
+  let warm: Child | undefined;
   return {
     models,
     privateKey,
     token: `ghs_${randomBytes(18).toString("hex")}`,
     takeChild() {
-      const taken = warm;
-      warm = spawnChild();
+      const taken = warm ?? spawnChild();
+      warm = undefined;
       return taken;
     },
+    prewarm() {
+      warm ??= spawnChild();
+    },
     async close() {
-      await warm.kill();
+      await warm?.kill();
       await models.close();
     },
   };
@@ -168,16 +177,17 @@ async function runTrial(kit: Kit, t: { trial: number; killAtMs: number }, opts: 
   await writeFile(setupPath, JSON.stringify(setup));
   const deliveryId = `crash-${t.trial}-${randomBytes(4).toString("hex")}`;
   const deliver = () => deliverWebhook(appPort, deliveryId, labeledPayload());
-  const finishTimeoutMs = opts.finishTimeoutMs ?? 60_000;
+  const finishTimeoutMs = opts.finishTimeoutMs ?? 30_000;
   const children: Child[] = [];
   const problems: string[] = [];
   let phaseAtKill = "none";
   let deliveryAtKill: TrialOutcome["deliveryAtKill"] = "lost";
   let recoveryMs = 0;
   try {
-    // Both processes are taken at once, so a calibration run shares the CPU as a trial does.
+    // The restart's process loads its modules while the first one runs, and starts its app only
+    // after the kill. The calibration run loads one too, so it shares the CPU as a trial does.
     const first = kit.takeChild();
-    const second = kit.takeChild();
+    const second = spawnChild();
     children.push(first, second);
     first.start(setupPath, childLog);
     await first.ready;
@@ -208,6 +218,7 @@ async function runTrial(kit: Kit, t: { trial: number; killAtMs: number }, opts: 
       await waitForFinish(stateDir, finishTimeoutMs);
       recoveryMs = performance.now() - restartedAt;
     }
+    kit.prewarm();
     // Anything still in flight after the run says it is finished would show up as a duplicate.
     await new Promise((r) => setTimeout(r, 100));
     for (const c of children) await c.kill();

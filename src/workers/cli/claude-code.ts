@@ -1,4 +1,5 @@
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { runGit } from "../../workspace/git.js";
+import { mkdir, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { classifyFailure, redact, type Failure, type TraceEntry, type Usage, type WorkerReport } from "../../domain/index.js";
 import { priceUsage } from "../../models/prices.js";
@@ -24,6 +25,7 @@ export async function runClaudeCode(opts: CliAgentOptions): Promise<AgentOutcome
   try {
     // A file, not argv: the system prompt can be long, and argv is visible to every process.
     await writeFile(systemFile(opts), opts.system, { mode: 0o600 });
+    const before = await untrackedEmptyFiles(opts.worktree);
     const stream = new ClaudeStream(opts);
     const proc = spawnCli({
       bin: opts.bin ?? packageBin("@anthropic-ai/claude-code", "claude"),
@@ -34,10 +36,32 @@ export async function runClaudeCode(opts: CliAgentOptions): Promise<AgentOutcome
       onLine: (line) => stream.read(line),
     });
     const exit = await proc.done;
+    await removeSandboxPlaceholders(opts.worktree, before);
     return stream.outcome(exit);
   } finally {
     await rm(opts.jobDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Claude Code's own sandbox mounts /dev/null over files it protects (`.env`, `.npmrc`, lock
+ * files…); where they did not exist, the mount leaves an empty file behind in the worktree.
+ * Those are the CLI's, not the agent's work: remove the empty untracked files that appeared.
+ */
+async function removeSandboxPlaceholders(worktree: string, before: ReadonlySet<string>): Promise<void> {
+  for (const file of await untrackedEmptyFiles(worktree)) {
+    if (!before.has(file)) await rm(path.join(worktree, file), { force: true });
+  }
+}
+
+async function untrackedEmptyFiles(worktree: string): Promise<Set<string>> {
+  const { stdout } = await runGit(["ls-files", "--others", "--exclude-standard", "-z"], { cwd: worktree }).catch(() => ({ stdout: "" }));
+  const empty = new Set<string>();
+  for (const file of stdout.split("\0").filter(Boolean)) {
+    const info = await stat(path.join(worktree, file)).catch(() => undefined);
+    if (info?.isFile() && info.size === 0) empty.add(file);
+  }
+  return empty;
 }
 
 /** The role's tools: what is offered (`--tools`) and what runs without asking (`--allowedTools`). */

@@ -1,0 +1,124 @@
+import type { Severity } from "../domain/review.js";
+import type { InstallationOctokit, RepoCoordinates } from "./octokit.js";
+
+/**
+ * GitHub refuses a review body or comment over 65 536 characters. We cut well below that and
+ * count UTF-8 bytes, which is never less than characters however GitHub counts.
+ */
+export const reviewTextLimit = 60_000;
+/** GitHub documents no cap on comments per review; 50 keeps one request small and readable. */
+export const maxInlineComments = 50;
+const cutNote = "\n\n… (cut to fit GitHub's limit)";
+
+export interface ReviewFinding {
+  file: string;
+  line: number;
+  severity: Severity;
+  body: string;
+  /** Whether the line is in the diff, so GitHub accepts an inline comment on it. */
+  onDiff: boolean;
+}
+
+export interface ReviewToPost {
+  pullNumber: number;
+  headSha: string;
+  /** Hidden marker, e.g. `<!-- shopfloor:review:<runId>:<reviewer>:<round> -->`: finds the review again. */
+  marker: string;
+  /** E.g. "Review by openai/gpt-5". */
+  title: string;
+  summary: string;
+  findings: ReviewFinding[];
+}
+
+const rank: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
+
+/**
+ * Post one `COMMENT` review (never APPROVE or REQUEST_CHANGES: people decide) with inline
+ * comments on diff lines. Idempotent: a review already carrying `marker` is returned instead.
+ */
+export async function postReview(octokit: InstallationOctokit, at: RepoCoordinates, r: ReviewToPost): Promise<number> {
+  const reviews = await octokit.paginate(octokit.rest.pulls.listReviews, {
+    owner: at.owner,
+    repo: at.repo,
+    pull_number: r.pullNumber,
+    per_page: 100,
+  });
+  const existing = reviews.find((review) => review.body?.includes(r.marker));
+  if (existing) return existing.id;
+
+  const { inline, inBody } = placeFindings(r.findings);
+  try {
+    return await createReview(octokit, at, r, inline, inBody);
+  } catch (error) {
+    // A line GitHub cannot place (the diff moved under us) rejects the whole review; say it all in the body.
+    if ((error as { status?: number }).status !== 422 || inline.length === 0) throw error;
+    return await createReview(octokit, at, r, [], [...inline, ...inBody]);
+  }
+}
+
+/** The most severe diff findings go inline (up to the cap); the rest are listed in the body. */
+export function placeFindings(findings: ReviewFinding[]): { inline: ReviewFinding[]; inBody: ReviewFinding[] } {
+  const onDiff = findings.filter((f) => f.onDiff);
+  const chosen = new Set(
+    onDiff
+      .map((f, i) => ({ f, i }))
+      .sort((a, b) => rank[b.f.severity] - rank[a.f.severity] || a.i - b.i)
+      .slice(0, maxInlineComments)
+      .map(({ f }) => f),
+  );
+  return {
+    inline: onDiff.filter((f) => chosen.has(f)),
+    inBody: findings.filter((f) => !chosen.has(f)),
+  };
+}
+
+async function createReview(
+  octokit: InstallationOctokit,
+  at: RepoCoordinates,
+  r: ReviewToPost,
+  inline: ReviewFinding[],
+  inBody: ReviewFinding[],
+): Promise<number> {
+  const { data } = await octokit.rest.pulls.createReview({
+    owner: at.owner,
+    repo: at.repo,
+    pull_number: r.pullNumber,
+    commit_id: r.headSha,
+    event: "COMMENT",
+    body: reviewBody(r, inBody),
+    comments: inline.map((f) => ({
+      path: f.file,
+      line: f.line,
+      side: "RIGHT" as const,
+      body: cutToFit(`**${f.severity}**: ${f.body}`, reviewTextLimit),
+    })),
+  });
+  return data.id;
+}
+
+/** Marker first, so cutting the tail never loses it. */
+export function reviewBody(r: Pick<ReviewToPost, "marker" | "title" | "summary">, inBody: ReviewFinding[]): string {
+  const parts = [r.marker, `### ${r.title}`, r.summary];
+  if (inBody.length > 0) {
+    parts.push(
+      "#### Findings not shown inline",
+      inBody.map((f) => `- \`${f.file}:${f.line}\` **${f.severity}**: ${f.body.replace(/\n/g, "\n  ")}`).join("\n"),
+    );
+  }
+  return cutToFit(parts.join("\n\n"), reviewTextLimit);
+}
+
+/** `text` cut to at most `maxBytes` UTF-8 bytes (note included), never inside a character. */
+export function cutToFit(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  const budget = maxBytes - Buffer.byteLength(cutNote);
+  let used = 0;
+  let end = 0;
+  for (const ch of text) {
+    const size = Buffer.byteLength(ch);
+    if (used + size > budget) break;
+    used += size;
+    end += ch.length;
+  }
+  return text.slice(0, end) + cutNote;
+}
