@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Shopfloor never merges: any request to a merge endpoint fails the test that made it.
+    setupFiles: ["test/setup/no-merge.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",

@@ -8,6 +8,7 @@ import { Engine } from "./orchestrator/engine.js";
 import { defaultRetryPolicy } from "./orchestrator/retry.js";
 import { intakeLabeled } from "./intake/labeled.js";
 import { intakePush } from "./intake/push.js";
+import { intakeCheckSuite } from "./intake/check-suite.js";
 import { RepoTokenMinter } from "./github/tokens.js";
 import type { InstallationOctokit } from "./github/octokit.js";
 import { Workspace } from "./workspace/workspace.js";
@@ -69,6 +70,7 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
           if (outcome.ok) await triggerLabels.remember(owner, repo, outcome.config.trigger.label);
           return outcome;
         },
+        appId: Number(process.env.APP_ID) || undefined,
         traceExcerpt: async (runId) => formatTrace((await store.journal(runId)).slice(-15)),
       },
     });
@@ -77,6 +79,13 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
     app.on("issues.labeled", (context) =>
       intakeLabeled(context, {
         triggerLabel: (owner, repo) => triggerLabels.labelFor(owner, repo),
+        persist: (deliveryId, event) => store.putDelivery({ deliveryId, event }),
+        wake,
+      }),
+    );
+    app.on("check_suite.completed", (context) =>
+      intakeCheckSuite(context, {
+        ownAppId: Number(process.env.APP_ID) || undefined,
         persist: (deliveryId, event) => store.putDelivery({ deliveryId, event }),
         wake,
       }),

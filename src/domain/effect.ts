@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { JobSchema } from "./job.js";
+import { FindingSchema } from "./review.js";
 
 /**
  * Side effects the engine asks the shell to perform. Each carries a stable `key`
@@ -29,10 +30,31 @@ export const EffectSchema = z.discriminatedUnion("kind", [
     kind: z.literal("publishGate"),
     ...keyed,
     headSha: z.string(),
-    conclusion: z.enum(["success", "failure", "action_required"]),
+    /** Absent while the gate still waits on something (`in_progress`). */
+    conclusion: z.enum(["success", "failure", "action_required"]).optional(),
     title: z.string(),
     summary: z.string(),
+    annotations: z
+      .array(z.object({ path: z.string(), line: z.number().int().positive(), level: z.enum(["notice", "warning", "failure"]), title: z.string(), message: z.string() }))
+      .default([]),
+    /** Buttons on the check run: Retry, Escalate (`check_run.requested_action`). */
+    actions: z.array(z.enum(["retry", "escalate"])).default([]),
   }),
+  z.object({
+    kind: z.literal("postReview"),
+    ...keyed,
+    pullNumber: z.number().int(),
+    headSha: z.string(),
+    reviewer: z.string(),
+    round: z.number().int(),
+    title: z.string(),
+    summary: z.string(),
+    findings: z.array(FindingSchema.extend({ onDiff: z.boolean() })),
+  }),
+  z.object({ kind: z.literal("markReady"), ...keyed, pullNumber: z.number().int() }),
+  z.object({ kind: z.literal("requestReviewers"), ...keyed, pullNumber: z.number().int(), logins: z.array(z.string()).min(1) }),
+  /** Read other apps' check suites and statuses on the head commit. */
+  z.object({ kind: z.literal("readCi"), ...keyed, headSha: z.string() }),
   z.object({ kind: z.literal("addLabels"), ...keyed, labels: z.array(z.string()).min(1) }),
   z.object({ kind: z.literal("assignOwners"), ...keyed, owners: z.array(z.string()).min(1) }),
   /** The escalation handoff; the shell appends an excerpt of the decision trace from the journal. */

@@ -5,6 +5,17 @@ import { RepoConfigSchema } from "./repo-config.js";
 import { UsageSchema } from "./usage.js";
 
 const base = { runId: z.string(), at: z.string() };
+
+export const CiCheckSchema = z.object({
+  name: z.string(),
+  app: z.string(),
+  status: z.string(),
+  conclusion: z.string().nullable(),
+  url: z.string().default(""),
+  /** What the check said about itself (output title/summary, log excerpt), for a fix brief. */
+  details: z.string().default(""),
+});
+export type CiCheck = z.infer<typeof CiCheckSchema>;
 /** The outcome of an effect names the effect it answers. */
 const answer = { ...base, key: z.string() };
 
@@ -42,6 +53,10 @@ export const EventSchema = z.discriminatedUnion("type", [
   z.object({ ...answer, type: z.literal("effect.failed"), failure: FailureSchema, jitter: z.number().min(0).max(1).optional() }),
   /** An effect with nothing to report back but that it is done. */
   z.object({ ...answer, type: z.literal("effect.done") }),
+  /** Other apps' checks on the head commit, as read from GitHub. */
+  z.object({ ...answer, type: z.literal("ci.read"), checks: z.array(CiCheckSchema) }),
+  /** A check suite of another app completed (webhook): the hint to read CI again. */
+  z.object({ ...base, type: z.literal("ci.completed"), headSha: z.string() }),
   /** A person with write access approved the plan that waits (`/approve`). */
   z.object({ ...base, type: z.literal("plan.approved"), by: z.string() }),
 ]);

@@ -4,6 +4,7 @@ import { ResultSchema } from "./result.js";
 import { UsageSchema } from "./usage.js";
 import { FailureSchema } from "./failure.js";
 import { RuntimeSchema } from "./repo-config.js";
+import { FindingSchema, IntegritySchema, ReviewSchema } from "./review.js";
 
 export const RepoRefSchema = z.object({
   owner: z.string(),
@@ -58,6 +59,23 @@ export const JobSchema = z.discriminatedUnion("kind", [
     kind: z.literal("scrutiny"),
     headSha: z.string(),
     commands: z.array(z.object({ name: z.string(), cmd: z.string() })),
+    /** For test integrity and protected paths: what the head is compared with. */
+    baseSha: z.string().optional(),
+    defaultBranch: z.string().optional(),
+    protectedPaths: z.array(z.string()).default([]),
+  }),
+  z.object({
+    ...common,
+    kind: z.literal("review"),
+    baseSha: z.string(),
+    headSha: z.string(),
+    /** Which reviewer of the quorum this is: "r1", "r2", … */
+    reviewer: z.string(),
+    route: z.string().optional(),
+    plan: PlanSchema,
+    round: z.number().int().positive(),
+    /** Findings of the previous round, so a reviewer can check they were addressed. */
+    priorFindings: z.array(FindingSchema).default([]),
   }),
 ]);
 export type Job = z.infer<typeof JobSchema>;
@@ -76,7 +94,8 @@ export type CommandOutcome = z.infer<typeof CommandOutcomeSchema>;
 export const JobOutputSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("plan"), plan: PlanSchema, baseSha: z.string(), usage: z.array(UsageSchema) }),
   z.object({ kind: z.literal("build"), result: ResultSchema }),
-  z.object({ kind: z.literal("scrutiny"), commands: z.array(CommandOutcomeSchema) }),
+  z.object({ kind: z.literal("scrutiny"), commands: z.array(CommandOutcomeSchema), integrity: IntegritySchema.optional() }),
+  z.object({ kind: z.literal("review"), review: ReviewSchema }),
 ]);
 export type JobOutput = z.infer<typeof JobOutputSchema>;
 

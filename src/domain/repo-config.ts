@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SeveritySchema } from "./review.js";
 
 /**
  * A model route: `<provider>/<model>`. Providers are `anthropic`, `openai`, or an
@@ -73,6 +74,30 @@ export const RepoConfigSchema = z
       })
       .strict()
       .default({}),
+    /** The multi-vendor review that every change gets before the gate can pass. */
+    review: z
+      .object({
+        /** One route per reviewer; different vendors catch different mistakes. At least two. */
+        reviewers: z.array(ModelRouteSchema).min(2, "at least two reviewers").max(5).default(["anthropic/claude-sonnet-4-5", "openai/gpt-5"]),
+        /** A finding at or above this severity blocks the gate. */
+        blockingSeverity: SeveritySchema.default("high"),
+        /** Fix rounds (a generator with the findings in its brief) before escalating. */
+        fixRounds: z.number().int().min(0).max(3).default(1),
+        /** When reviewers disagree: `fix` runs a fix round, `escalate` asks a person at once. */
+        onDisagreement: z.enum(["fix", "escalate"]).default("fix"),
+      })
+      .strict()
+      .default({ reviewers: ["anthropic/claude-sonnet-4-5", "openai/gpt-5"], blockingSeverity: "high", fixRounds: 1, onDisagreement: "fix" }),
+    /** The repo's own CI (other apps' checks on the head commit). */
+    ci: z
+      .object({
+        /** Context-aware fix attempts after a red CI before escalating. */
+        fixAttempts: z.number().int().min(0).max(5).default(2),
+      })
+      .strict()
+      .default({ fixAttempts: 2 }),
+    /** Paths no run may change; a change there fails the gate. */
+    protectedPaths: z.array(z.string().min(1)).default([".github/workflows/**"]),
     /** GitHub logins assigned when a run is escalated, and asked to review when it is ready. */
     owners: z.array(z.string().regex(/^[A-Za-z0-9-]+$/, "a GitHub login")).max(10).default([]),
     /** A plan waits for a writer's `/approve` when the planner marks it high-risk, or always when this is true. */

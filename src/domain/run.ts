@@ -6,6 +6,8 @@ import { FailureSchema } from "./failure.js";
 import { EffectSchema } from "./effect.js";
 import { RepoConfigSchema } from "./repo-config.js";
 import { UsageSchema } from "./usage.js";
+import { IntegritySchema, ReviewSchema } from "./review.js";
+import { CiCheckSchema } from "./event.js";
 
 export const PhaseSchema = z.enum([
   "configuring",
@@ -15,6 +17,10 @@ export const PhaseSchema = z.enum([
   "building",
   "scrutiny",
   "publishing",
+  /** Reviewers read the change; the gate check is `in_progress`. */
+  "reviewing",
+  /** Reviews are in; the repo's own CI on the head commit is still running. */
+  "awaiting_ci",
   /** Terminal: the gate check is concluded on the PR; a person decides. */
   "gated",
   /** Terminal: the run stopped and a person has the handoff: label, assignees, comment, gate `action_required`. */
@@ -63,7 +69,8 @@ export const RunSchema = z.object({
   pr: z.object({ number: z.number().int(), url: z.string() }).optional(),
   gate: z
     .object({
-      conclusion: z.enum(["success", "failure", "action_required"]),
+      /** Absent while the check is `in_progress`. */
+      conclusion: z.enum(["success", "failure", "action_required"]).optional(),
       items: z.array(GateItemSchema),
       checkRunId: z.number().int().optional(),
     })
@@ -78,6 +85,14 @@ export const RunSchema = z.object({
   /** Plans rejected by the plan checker so far (one re-ask is allowed). */
   planRejections: z.number().int().nonnegative().default(0),
   approvedBy: z.string().optional(),
+  integrity: IntegritySchema.optional(),
+  /** The current review round and its reviews (one per reviewer, as they arrive). */
+  reviewRound: z.number().int().nonnegative().default(0),
+  reviews: z.array(ReviewSchema).default([]),
+  /** Fix rounds used after blocking reviews, and fix attempts used after a red CI. */
+  fixRounds: z.number().int().nonnegative().default(0),
+  ciFixes: z.number().int().nonnegative().default(0),
+  ci: z.array(CiCheckSchema).optional(),
   /** Effects decided but not yet answered; the shell re-runs them after a crash. */
   pending: z.array(EffectSchema).default([]),
   /** Counter behind effect keys, so a key is never reused within a run. */

@@ -36,19 +36,18 @@ export interface CheckAction {
 /** The gate never concludes neutral or skipped: GitHub counts both as passing a required check. */
 export type GateConclusion = "success" | "failure" | "action_required";
 
-interface GateCommon {
+export interface GateCheck {
   headSha: string;
   externalId: string;
+  /** Defaults from `conclusion`: completed with one, in progress without. */
+  status?: "in_progress" | "completed";
+  conclusion?: GateConclusion;
   title: string;
   summary: string;
   text?: string;
   annotations?: CheckAnnotation[];
   actions?: CheckAction[];
 }
-
-export type GateCheck =
-  | (GateCommon & { status: "in_progress"; conclusion?: undefined })
-  | (GateCommon & { status?: "completed"; conclusion: GateConclusion });
 
 const cutNote = "\n\n… (cut to fit GitHub's limit)";
 
@@ -65,10 +64,7 @@ export async function publishGateCheck(octokit: InstallationOctokit, at: RepoCoo
     summary: cutToFit(gate.summary, checkLimits.summary),
     ...(gate.text !== undefined ? { text: cutToFit(gate.text, checkLimits.text) } : {}),
   };
-  const state =
-    gate.status === "in_progress"
-      ? { status: "in_progress" as const }
-      : { status: "completed" as const, conclusion: gate.conclusion, completed_at: new Date().toISOString() };
+  const state = runState(gate);
 
   const { data } = await octokit.rest.checks.listForRef({
     owner: at.owner,
@@ -109,6 +105,16 @@ export async function publishGateCheck(octokit: InstallationOctokit, at: RepoCoo
     await octokit.rest.checks.update({ owner: at.owner, repo: at.repo, check_run_id: id, output: { ...output, annotations: batch } });
   }
   return id;
+}
+
+function runState(gate: GateCheck) {
+  const status = gate.status ?? (gate.conclusion === undefined ? "in_progress" : "completed");
+  if (status === "in_progress") {
+    if (gate.conclusion !== undefined) throw new RangeError("an in_progress check run takes no conclusion");
+    return { status };
+  }
+  if (gate.conclusion === undefined) throw new RangeError("a completed check run needs a conclusion");
+  return { status, conclusion: gate.conclusion, completed_at: new Date().toISOString() };
 }
 
 /** Buttons are ours, not user input: a label GitHub would refuse is a bug, so it throws. */

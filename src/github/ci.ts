@@ -3,7 +3,7 @@ import type { InstallationOctokit, RepoCoordinates } from "./octokit.js";
 export interface CiCheck {
   /** Check run name, or the status context for a legacy commit status. */
   name: string;
-  /** App slug, or the creator's login for a legacy commit status. */
+  /** App slug, or `commit-status` for a legacy commit status (the combined status names no creator). */
   app: string;
   /** `queued`, `in_progress` or `completed` (legacy `pending` reads as `in_progress`). */
   status: string;
@@ -54,7 +54,7 @@ export async function readCi(octokit: InstallationOctokit, at: RepoCoordinates, 
     const done = s.state !== "pending";
     checks.push({
       name: s.context,
-      app: s.creator?.login ?? "status",
+      app: "commit-status",
       status: done ? "completed" : "in_progress",
       conclusion: done ? (s.state === "error" ? "failure" : s.state) : null,
       url: s.target_url ?? combined.commit_url ?? "",

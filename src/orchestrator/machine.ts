@@ -7,12 +7,16 @@ import {
   type JobOutput,
   type Run,
   type Usage,
+  type Finding,
+  type Review,
+  severityRank,
 } from "../domain/index.js";
 import { checkPlan, topologicalOrder } from "./plan-check.js";
 import { evaluateGate } from "./gate.js";
 import { checkBudget } from "./budget.js";
 import { defaultRetryPolicy, reflection, retryVerdict, type RetryPolicy } from "./retry.js";
 import {
+  gateAnnotations,
   renderConfigError,
   renderGateSummary,
   renderHandoff,
@@ -43,6 +47,7 @@ export function decide(run: Run | undefined, event: Event, settings: MachineSett
   if (event.type === "run.requested") return requested(run, event);
   if (!run) return { run, effects: [], note: `no run for ${event.type}` };
   if (event.type === "plan.approved") return approved(run, event, settings);
+  if (event.type === "ci.completed") return ciCompleted(run, event, settings);
   if (!run.pending.some((e) => e.key === event.key)) {
     return { run, effects: [], note: `${event.type} answers ${event.key}, which is not pending (a repeat)` };
   }
@@ -68,18 +73,25 @@ export function decide(run: Run | undefined, event: Event, settings: MachineSett
     case "job.failed":
       jobFailed(step, event.jobId, event.failure, event.usage, event.jitter ?? 0.5);
       break;
-    case "pr.opened": {
+    case "pr.opened":
       step.update({ pr: { number: event.number, url: event.url } });
-      const verdict = evaluateGate(step.run);
-      const { title, summary } = renderGateSummary(verdict);
-      step.update({ gate: { conclusion: verdict.conclusion, items: verdict.items } });
-      step.emit({ kind: "publishGate", headSha: step.run.headSha!, conclusion: verdict.conclusion, title, summary });
+      startReviewRound(step);
+      break;
+    case "gate.published": {
+      step.update({ gate: { ...step.run.gate!, checkRunId: event.checkRunId } });
+      const conclusion = step.run.gate?.conclusion;
+      if (conclusion === undefined || step.run.phase === "escalated") break;
+      step.update({ phase: "gated" });
+      if (conclusion === "success") {
+        step.emit({ kind: "markReady", pullNumber: step.run.pr!.number });
+        const owners = step.run.config!.owners;
+        if (owners.length > 0) step.emit({ kind: "requestReviewers", pullNumber: step.run.pr!.number, logins: owners });
+      }
+      step.progress();
       break;
     }
-    case "gate.published":
-      step.update({ gate: { ...step.run.gate!, checkRunId: event.checkRunId } });
-      if (step.run.phase === "publishing") step.update({ phase: "gated" });
-      step.progress();
+    case "ci.read":
+      ciRead(step, event.checks);
       break;
     case "effect.failed":
       effectFailed(step, answeredEffect, event.failure, event.jitter ?? 0.5);
@@ -106,6 +118,10 @@ function requested(run: Run | undefined, event: Extract<Event, { type: "run.requ
     usage: [],
     attempts: [],
     planRejections: 0,
+    reviewRound: 0,
+    reviews: [],
+    fixRounds: 0,
+    ciFixes: 0,
     pending: [],
     // Keys keep counting across runs of the same issue so that no key is ever reused.
     effectSeq: run?.effectSeq ?? 0,
@@ -173,19 +189,157 @@ function jobSucceeded(step: Step, jobId: string, output: JobOutput): void {
     if (dispatchNext(step)) step.progress();
     return;
   }
-  step.update({ scrutiny: output.commands });
+  if (output.kind === "review") {
+    reviewArrived(step, output.review);
+    return;
+  }
+  step.update({ scrutiny: output.commands, ...(output.integrity && { integrity: output.integrity }) });
   if (run.headSha === run.baseSha) {
     return step.escalate({ class: "permanent", reason: "no_change", detail: "the workers finished without changing any file" }, "The workers changed nothing. Is the issue already resolved, or does it need a clearer brief?");
+  }
+  if (run.pr) {
+    // A fix round pushed to the same branch: the PR follows; review the new head.
+    startReviewRound(step);
+    return;
   }
   step.update({ phase: "publishing" });
   step.emit({ kind: "openPullRequest", head: run.branch, base: run.defaultBranch!, title: run.issue.title, body: renderPullRequestBody(step.run) });
 }
 
+/** Reviewers read the head with fresh context, in parallel; the gate shows `in_progress` meanwhile. */
+function startReviewRound(step: Step): void {
+  const round = step.run.reviewRound + 1;
+  step.update({ phase: "reviewing", reviewRound: round, reviews: [], ci: undefined });
+  step.publishGate();
+  const reviewers = step.run.config!.review.reviewers;
+  for (const [i, route] of reviewers.entries()) {
+    if (!step.dispatch(reviewJob(step.run, `r${i + 1}`, route, round, 1))) return;
+  }
+  step.progress();
+}
+
+function reviewArrived(step: Step, review: Review): void {
+  const run = step.run;
+  step.addUsage(review.usage, "reviewer");
+  step.update({ reviews: [...run.reviews.filter((r) => r.reviewer !== review.reviewer), review] });
+  step.emit({
+    kind: "postReview",
+    pullNumber: run.pr!.number,
+    headSha: review.headSha,
+    reviewer: review.reviewer,
+    round: run.reviewRound,
+    title: `Review by ${review.route}: ${review.verdict === "approve" ? "approve" : "changes requested"}`,
+    summary: review.summary,
+    findings: review.findings.map((f, i) => ({ ...f, onDiff: review.onDiff[i] ?? false })),
+  });
+  const config = run.config!.review;
+  if (step.run.reviews.length < config.reviewers.length) return;
+  const threshold = severityRank[config.blockingSeverity];
+  const reviews = step.run.reviews;
+  const blockingFindings = reviews.flatMap((r) => r.findings.filter((f) => severityRank[f.severity] >= threshold));
+  const blocked = blockingFindings.length > 0 || reviews.some((r) => r.verdict !== "approve");
+  if (!blocked) {
+    step.update({ phase: "awaiting_ci" });
+    step.emit({ kind: "readCi", headSha: step.run.headSha! });
+    return;
+  }
+  const disagree = new Set(reviews.map((r) => r.verdict)).size > 1;
+  if (disagree && config.onDisagreement === "escalate") {
+    return step.escalate({ class: "permanent", reason: "failed_review", detail: "the reviewers disagree" }, "The reviewers disagree (see the gate summary). Which view is right?");
+  }
+  if (step.run.fixRounds >= config.fixRounds) {
+    const worst = blockingFindings.map((f) => `${f.severity} at ${f.file}:${f.line}: ${f.body}`).join("; ") || "changes requested";
+    return step.escalate(
+      { class: "permanent", reason: "failed_review", detail: `after ${step.run.fixRounds} fix round(s): ${worst}` },
+      "The review still blocks after the fix round. Should a person take over, or is a finding wrong?",
+    );
+  }
+  const findings = reviews.flatMap((r) => r.findings.filter((f) => severityRank[f.severity] >= severityRank.medium || r.verdict !== "approve"));
+  step.update({ fixRounds: step.run.fixRounds + 1 });
+  addFixSubtask(step, `fix-r${step.run.fixRounds}`, "Address the review findings", reviewBrief(reviews, findings), findings.map((f) => f.file));
+}
+
+function reviewBrief(reviews: readonly Review[], findings: readonly Finding[]): string {
+  const lines = ["The reviewers of this change asked for changes. Address every finding below, then run the tests.", ""];
+  for (const r of reviews) lines.push(`- ${r.route}: ${r.verdict} — ${r.summary.slice(0, 500)}`);
+  lines.push("", "Findings:");
+  for (const f of findings) lines.push(`- [${f.severity}] ${f.file}:${f.line} — ${f.body.slice(0, 1000)}`);
+  return lines.join("\n");
+}
+
+/** A generator subtask appended to the plan, starting from the current tip, then scrutiny and review again. */
+function addFixSubtask(step: Step, id: string, title: string, brief: string, files: readonly string[]): void {
+  const plan = step.run.plan!;
+  const subtask = {
+    id,
+    role: "generate" as const,
+    title,
+    brief,
+    files: [...new Set(files)],
+    dependsOn: plan.subtasks.map((s) => s.id),
+    assertions: [],
+  };
+  step.update({
+    phase: "building",
+    plan: { ...plan, subtasks: [...plan.subtasks.filter((s) => s.id !== id), subtask] },
+    subtasks: { ...step.run.subtasks, [id]: { status: "pending", attempts: 0 } },
+  });
+  if (dispatchNext(step)) step.progress();
+}
+
+function ciRead(step: Step, checks: Run["ci"] & object): void {
+  step.update({ ci: checks });
+  if (step.run.phase !== "awaiting_ci") return;
+  const red = checks.filter((c) => c.status === "completed" && !["success", "neutral", "skipped"].includes(c.conclusion ?? ""));
+  const running = checks.filter((c) => c.status !== "completed");
+  if (red.length > 0) {
+    const config = step.run.config!.ci;
+    const quoted = red.map((c) => `- ${c.name} (${c.app}): ${c.conclusion}${c.url ? ` — ${c.url}` : ""}\n${c.details.slice(0, 3000)}`).join("\n");
+    if (step.run.ciFixes >= config.fixAttempts) {
+      return step.escalate(
+        { class: "permanent", reason: "failed_review", detail: `the repository's CI failed after ${step.run.ciFixes} fix attempt(s):\n${quoted}` },
+        "The repository's CI stays red. Is the failure related to this change?",
+      );
+    }
+    step.update({ ciFixes: step.run.ciFixes + 1 });
+    const brief = ["The repository's CI failed on this change. Make it pass without weakening any test.", "", "Failing checks:", quoted].join("\n");
+    addFixSubtask(step, `ci-fix-${step.run.ciFixes}`, "Fix the failing CI", brief, []);
+    return;
+  }
+  if (running.length > 0) return;
+  concludeGate(step);
+}
+
+function ciCompleted(run: Run, event: Extract<Event, { type: "ci.completed" }>, settings: MachineSettings): Decision {
+  if (run.phase !== "awaiting_ci" || event.headSha !== run.headSha) return { run, effects: [], note: `CI on ${event.headSha.slice(0, 12)} does not concern this run now` };
+  if (run.pending.some((e) => e.kind === "readCi")) return { run, effects: [], note: "CI is already being read" };
+  const step = new Step({ ...run, updatedAt: event.at }, settings, event.at);
+  step.emit({ kind: "readCi", headSha: run.headSha! });
+  return { run: step.run, effects: step.effects };
+}
+
+/** Everything is in: the gate concludes `success` or `failure` on the head commit. */
+function concludeGate(step: Step): void {
+  const verdict = evaluateGate(step.run);
+  const conclusion = verdict.conclusion === "success" ? "success" : "failure";
+  const { title, summary } = renderGateSummary({ ...verdict, conclusion }, step.run);
+  step.update({ gate: { conclusion, items: verdict.items } });
+  step.emit({
+    kind: "publishGate",
+    headSha: step.run.headSha!,
+    conclusion,
+    title,
+    summary,
+    annotations: gateAnnotations(step.run),
+    actions: conclusion === "success" ? [] : ["retry", "escalate"],
+  });
+}
+
 function jobFailed(step: Step, jobId: string, failure: Failure, usage: readonly Usage[], jitter: number): void {
   const run = step.run;
   const kind = jobKind(jobId);
-  const task = kind === "build" ? `build:${subtaskOf(jobId)}` : kind;
-  const role = kind === "plan" ? "planner" : kind === "scrutiny" ? "scrutiny" : (run.plan?.subtasks.find((s) => s.id === subtaskOf(jobId))?.role ?? "worker");
+  const task = kind === "build" ? `build:${subtaskOf(jobId)}` : kind === "review" ? `review:${subtaskOf(jobId)}` : kind;
+  const role = kind === "plan" ? "planner" : kind === "scrutiny" ? "scrutiny" : kind === "review" ? "reviewer" : (run.plan?.subtasks.find((s) => s.id === subtaskOf(jobId))?.role ?? "worker");
   step.addUsage(usage, role);
   const previous = [...run.attempts].reverse().find((a) => a.task === task);
   const lastWasThisTask = run.attempts.at(-1)?.task === task;
@@ -194,7 +348,14 @@ function jobFailed(step: Step, jobId: string, failure: Failure, usage: readonly 
   const verdict = retryVerdict(failure, attempt, lastWasThisTask ? previous?.failure : undefined, jitter, step.settings.retry);
   if (verdict.retry) {
     const notBefore = new Date(Date.parse(step.at) + verdict.delayMs).toISOString();
-    const again = kind === "plan" ? planJob(step.run, attempt + 1) : kind === "scrutiny" ? scrutinyJob(step.run, attempt + 1) : buildJob(step.run, subtaskOf(jobId), attempt + 1);
+    const again =
+      kind === "plan"
+        ? planJob(step.run, attempt + 1)
+        : kind === "scrutiny"
+          ? scrutinyJob(step.run, attempt + 1)
+          : kind === "review"
+            ? reviewJob(step.run, subtaskOf(jobId), routeOfReviewer(step.run, subtaskOf(jobId)), step.run.reviewRound, attempt + 1)
+            : buildJob(step.run, subtaskOf(jobId), attempt + 1);
     step.dispatch({ ...again, reflection: reflection(failure, attempt), ...feedbackOf(run, kind, jobId) }, notBefore);
     return;
   }
@@ -287,10 +448,52 @@ function buildJob(run: Run, subtaskId: string, attempt: number): Job {
   };
 }
 
+/** The repo's commands, then every contract command not already among them. */
 function scrutinyJob(run: Run, attempt: number): Job {
   const c = run.config!.commands;
-  const commands = (["install", "lint", "test"] as const).filter((name) => c[name].trim() !== "").map((name) => ({ name, cmd: c[name] }));
-  return { kind: "scrutiny", jobId: `${run.id}:scrutiny:a${attempt}`, runId: run.id, repo: run.repo, attempt, headSha: run.headSha!, commands };
+  const commands: { name: string; cmd: string }[] = (["install", "lint", "test"] as const)
+    .filter((name) => c[name].trim() !== "")
+    .map((name) => ({ name, cmd: c[name] }));
+  for (const a of run.plan?.contract.assertions ?? []) {
+    if (a.check.kind === "command" && !commands.some((x) => x.cmd === (a.check as { command: string }).command)) {
+      commands.push({ name: `contract ${a.id}`, cmd: a.check.command });
+    }
+  }
+  return {
+    kind: "scrutiny",
+    jobId: `${run.id}:scrutiny:r${run.reviewRound}f${run.fixRounds + run.ciFixes}:a${attempt}`,
+    runId: run.id,
+    repo: run.repo,
+    attempt,
+    headSha: run.headSha!,
+    commands,
+    ...(run.baseSha !== undefined && { baseSha: run.baseSha }),
+    ...(run.defaultBranch !== undefined && { defaultBranch: run.defaultBranch }),
+    protectedPaths: run.config!.protectedPaths,
+  };
+}
+
+function reviewJob(run: Run, reviewer: string, route: string, round: number, attempt: number): Job {
+  const prior = run.reviews.flatMap((r) => r.findings);
+  return {
+    kind: "review",
+    jobId: `${run.id}:review:${reviewer}:r${round}:a${attempt}`,
+    runId: run.id,
+    repo: run.repo,
+    attempt,
+    baseSha: run.baseSha!,
+    headSha: run.headSha!,
+    reviewer,
+    route,
+    plan: run.plan!,
+    round,
+    priorFindings: prior,
+  };
+}
+
+function routeOfReviewer(run: Run, reviewer: string): string {
+  const index = Number(reviewer.replace(/^r/, "")) - 1;
+  return run.config!.review.reviewers[index] ?? run.config!.review.reviewers[0]!;
 }
 
 /** A plan re-asked after a rejection keeps the checker's objections on its transient retries. */
@@ -380,6 +583,14 @@ class Step {
     this.emit({ kind: "upsertProgressComment", body: renderProgress(this.run) });
   }
 
+  /** The gate as it stands, `in_progress` on the head commit. */
+  publishGate(): void {
+    const verdict = evaluateGate(this.run);
+    const { title, summary } = renderGateSummary({ ...verdict, conclusion: "pending" }, this.run);
+    this.update({ gate: { items: verdict.items } });
+    this.emit({ kind: "publishGate", headSha: this.run.headSha!, title, summary, annotations: [], actions: [] });
+  }
+
   /** Stop and hand a person everything: label, owners, the handoff comment, and the gate `action_required`. */
   escalate(failure: Failure, question: string): void {
     this.update({ phase: "escalated", failure, question });
@@ -390,9 +601,17 @@ class Step {
     const sha = this.run.headSha ?? this.run.baseSha;
     if (sha) {
       const verdict = evaluateGate(this.run);
-      const { summary } = renderGateSummary(verdict);
+      const { summary } = renderGateSummary(verdict, this.run);
       this.update({ gate: { conclusion: "action_required", items: verdict.items } });
-      this.emit({ kind: "publishGate", headSha: sha, conclusion: "action_required", title: `Escalated: ${failure.reason}`, summary });
+      this.emit({
+        kind: "publishGate",
+        headSha: sha,
+        conclusion: "action_required",
+        title: `Escalated: ${failure.reason}`,
+        summary,
+        annotations: gateAnnotations(this.run),
+        actions: ["retry"],
+      });
     }
     this.progress();
   }

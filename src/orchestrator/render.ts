@@ -16,6 +16,8 @@ const phaseLine: Record<Run["phase"], string> = {
   building: "Building the plan, one subtask at a time.",
   scrutiny: "Running the repository's own commands on the result.",
   publishing: "Opening the pull request.",
+  reviewing: "Reviewers from different vendors are reading the change.",
+  awaiting_ci: "Reviews are in; waiting for the repository's own CI on the head commit.",
   gated: "Done: the pull request is open and the `Shopfloor gate` check has concluded.",
   escalated: "Stopped and handed to a person: see the handoff comment below.",
   rejected: "Not started: the configuration is invalid.",
@@ -36,7 +38,10 @@ export function renderProgress(run: Run): string {
     lines.push("");
   }
   if (run.pr) lines.push(`**Pull request:** #${run.pr.number}`, "");
-  if (run.gate) lines.push(`**Gate:** \`${run.gate.conclusion}\``, "");
+  if (run.gate?.conclusion) lines.push(`**Gate:** \`${run.gate.conclusion}\``, "");
+  if (run.gate?.conclusion === "success") lines.push(`The pull request is ready for review${(run.config?.owners.length ?? 0) > 0 ? `; asked ${run.config!.owners.map((o) => `@${o}`).join(", ")} to review` : ""}. A person merges.`, "");
+  for (const r of run.reviews) lines.push(`- review by \`${r.route}\`: ${r.verdict}, ${r.findings.length} finding(s)`);
+  if (run.reviews.length > 0) lines.push("");
   if (run.failure) lines.push(`**Why it stopped:** ${run.failure.class} / ${run.failure.reason}: ${oneLine(run.failure.detail)}`, "");
   if (run.phase === "escalated" && run.question) lines.push(`**Question for a person:** ${oneLine(run.question)}`, "");
   lines.push(renderSpend(run.usage));
@@ -117,16 +122,36 @@ export function renderHandoff(run: Run): string {
   return cap(lines.join("\n"));
 }
 
-export function renderGateSummary(verdict: GateVerdict): { title: string; summary: string } {
+export function renderGateSummary(verdict: GateVerdict, run?: Run): { title: string; summary: string } {
   const passed = verdict.items.filter((i) => i.state === "pass").length;
   const failed = verdict.items.filter((i) => i.state === "fail").map((i) => i.item);
+  const waiting = verdict.items.filter((i) => i.state === "pending").map((i) => i.item);
   const title =
     verdict.conclusion === "success"
       ? `Definition of Done: ${passed}/${verdict.items.length} proven`
-      : `Not done: ${failed.join(", ")}`.slice(0, 250);
+      : verdict.conclusion === "pending"
+        ? `Waiting: ${waiting.join(", ")}`.slice(0, 250)
+        : `Not done: ${failed.join(", ")}`.slice(0, 250);
   const table = ["| item | state | evidence |", "|---|---|---|"];
   for (const i of verdict.items) table.push(`| ${cell(i.item)} | ${i.state === "pass" ? "✅ pass" : i.state === "fail" ? "❌ fail" : "⏳ pending"} | ${cell(i.evidence)} |`);
+  const reviews = run?.reviews ?? [];
+  if (reviews.length > 0) {
+    const verdicts = new Set(reviews.map((r) => r.verdict));
+    table.push("", verdicts.size > 1 ? "### Reviewers disagree" : "### Reviews", "", "| reviewer | verdict | confidence | findings |", "|---|---|---|---|");
+    for (const r of reviews) {
+      const findings = r.findings.map((f) => `${f.severity} ${f.file}:${f.line} ${f.body}`).join("<br>") || "none";
+      table.push(`| \`${r.route}\` | ${r.verdict} | ${r.confidence.toFixed(2)} | ${cell(findings)} |`);
+    }
+  }
   return { title, summary: cap(table.join("\n")) };
+}
+
+/** Review findings as check annotations: the lines a person should look at, by severity. */
+export function gateAnnotations(run: Run): { path: string; line: number; level: "notice" | "warning" | "failure"; title: string; message: string }[] {
+  const level = (s: string) => (s === "critical" || s === "high" ? "failure" : s === "medium" ? "warning" : "notice") as "notice" | "warning" | "failure";
+  return run.reviews.flatMap((r) =>
+    r.findings.map((f) => ({ path: f.file, line: f.line, level: level(f.severity), title: `${f.severity} (${r.route})`, message: f.body.slice(0, 4000) })),
+  );
 }
 
 export function renderConfigError(runId: string, errors: readonly string[]): string {

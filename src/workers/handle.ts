@@ -1,6 +1,9 @@
 import {
   PlanSchema,
+  ReviewReportSchema,
   WorkerReportSchema,
+  type ReviewReport,
+  type WorkerReport,
   redact,
   classifyFailure,
   type CommandOutcome,
@@ -14,7 +17,9 @@ import type { ChatModel } from "../models/types.js";
 import type { Workspace } from "../workspace/workspace.js";
 import type { SandboxOutcome, SandboxRequest } from "../workspace/types.js";
 import { join } from "node:path";
-import { runAgent } from "./agent-loop.js";
+import { runAgent, type AgentOutcome } from "./agent-loop.js";
+import { reviewJob } from "./review.js";
+import { checkIntegrity } from "./integrity.js";
 import { runClaudeCode } from "./cli/claude-code.js";
 import { runCodex } from "./cli/codex.js";
 import type { Endpoint } from "../models/route.js";
@@ -53,6 +58,7 @@ export function createJobHandler(deps: JobHandlerDeps): (job: Job) => Promise<Jo
     try {
       if (job.kind === "plan") return await planJob(job, deps);
       if (job.kind === "build") return await buildJob(job, deps);
+      if (job.kind === "review") return await reviewJob(job, deps);
       return await scrutinyJob(job, deps);
     } catch (error) {
       return { ok: false, failure: classifyFailure(error), usage: [] };
@@ -112,17 +118,31 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
     const runtime = job.runtime ?? "builtin";
     const outcome =
       runtime === "builtin"
-        ? await runAgent({
-            model: deps.modelFor(route),
-            system,
-            task,
-            tools,
-            finish: { schema: WorkerReportSchema, description: "Report the outcome with an honest handoff." },
-            maxTurns: card.maxTurns,
-            signal: AbortSignal.timeout(card.timeoutMs),
-            ...(job.cap && { cap: job.cap }),
-            onProgress: progress.onProgress,
-          })
+        ? role === "reviewer"
+          ? asWorkerReport(
+              await runAgent({
+                model: deps.modelFor(route),
+                system,
+                task,
+                tools,
+                finish: { schema: ReviewReportSchema, description: "Submit your review: verdict, findings, assertion checks." },
+                maxTurns: card.maxTurns,
+                signal: AbortSignal.timeout(card.timeoutMs),
+                ...(job.cap && { cap: job.cap }),
+                onProgress: progress.onProgress,
+              }),
+            )
+          : await runAgent({
+              model: deps.modelFor(route),
+              system,
+              task,
+              tools,
+              finish: { schema: WorkerReportSchema, description: "Report the outcome with an honest handoff." },
+              maxTurns: card.maxTurns,
+              signal: AbortSignal.timeout(card.timeoutMs),
+              ...(job.cap && { cap: job.cap }),
+              onProgress: progress.onProgress,
+            })
         : await (runtime === "claude-code" ? runClaudeCode : runCodex)({
             role,
             worktree,
@@ -171,7 +191,7 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
 async function scrutinyJob(job: Extract<Job, { kind: "scrutiny" }>, deps: JobHandlerDeps): Promise<JobOutcome> {
   const { workspace } = deps;
   await workspace.syncMirror(job.repo);
-  const worktree = await workspace.addWorktree(job.repo, job.headSha, `${job.runId.split("#")[1]}-scrutiny-a${job.attempt}`);
+  const worktree = await workspace.addWorktree(job.repo, job.headSha, `${job.runId.split("#")[1]}-scrutiny-${job.jobId.split(":").slice(-2).join("-")}`);
   try {
     const commands: CommandOutcome[] = [];
     for (const { name, cmd } of job.commands) {
@@ -185,7 +205,18 @@ async function scrutinyJob(job: Extract<Job, { kind: "scrutiny" }>, deps: JobHan
         outputTail: redact(outcome.output, deps.secrets).slice(-outputTailChars),
       });
     }
-    return { ok: true, output: { kind: "scrutiny", commands } };
+    const integrity =
+      job.baseSha && job.defaultBranch
+        ? await checkIntegrity({
+            mirror: workspace.mirrorPath(job.repo),
+            baseSha: job.baseSha,
+            headSha: job.headSha,
+            defaultBranchTip: await workspace.resolveRef(job.repo, `refs/heads/${job.defaultBranch}`),
+            protectedPaths: job.protectedPaths,
+            testPaths: defaultTestPaths,
+          })
+        : undefined;
+    return { ok: true, output: { kind: "scrutiny", commands, ...(integrity && { integrity }) } };
   } finally {
     await workspace.removeWorktree(worktree);
   }
@@ -226,6 +257,30 @@ function reporter(deps: JobHandlerDeps, job: Job, worktree: string | undefined) 
       );
     },
     flush: () => last,
+  };
+}
+
+/**
+ * A `review` subtask of the plan answers like a reviewer; its verdict becomes the subtask's
+ * status (approve → ok, otherwise blocked) and its findings the handoff's issues.
+ */
+function asWorkerReport(outcome: AgentOutcome<ReviewReport>): AgentOutcome<WorkerReport> {
+  if (!outcome.ok) return outcome;
+  const r = outcome.output;
+  return {
+    ...outcome,
+    output: {
+      status: r.verdict === "approve" ? "ok" : "blocked",
+      confidence: r.confidence,
+      summary: r.summary,
+      handoff: {
+        completed: r.assertionChecks.map((c) => `${c.id} ${c.holds ? "holds" : "does not hold"}: ${c.evidence}`),
+        remaining: [],
+        commands: [],
+        issues: r.findings.map((f) => `[${f.severity}] ${f.file}:${f.line} ${f.body}`),
+        followedProcedure: true,
+      },
+    },
   };
 }
 

@@ -87,10 +87,12 @@ function newSkips(files: DiffFile[], isTest: (p: string) => boolean): string[] {
 
 /** Lines declaring a test, summed over the test files of one commit (see TEST_DECLARATION). */
 async function countTests(repo: string, sha: string, isTest: (p: string) => boolean): Promise<number> {
+  // `git grep` (2.39) takes no --end-of-options: refuse what it would read as an option.
+  if (sha.startsWith("-")) throw new Error(`integrity: not a revision: ${JSON.stringify(sha)}`);
   let stdout: string;
   try {
     // -I skips binary files; -z ends each name with NUL, so any path parses.
-    ({ stdout } = await runGit(["grep", "-c", "-I", "-z", "-E", "-e", TEST_DECLARATION, "--end-of-options", sha, "--"], { cwd: repo }));
+    ({ stdout } = await runGit(["grep", "-c", "-I", "-z", "-E", "-e", TEST_DECLARATION, sha, "--"], { cwd: repo }));
   } catch (error) {
     if (error instanceof GitError && error.code === 1) return 0; // no line matched anywhere
     throw error;

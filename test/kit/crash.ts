@@ -39,15 +39,21 @@ export interface TrialOutcome {
   deliveryAtKill: "lost" | "pending" | "taken";
   outcome: "ok" | "problem";
   details: string[];
-  /** From the restart (spawn) to the run finished with nothing pending. */
+  /** From the restart to the run finished with nothing pending (for the calibration: from the webhook). */
   recoveryMs: number;
+  /** When the run finished before the kill: how long it took from the webhook. */
+  runMs?: number;
 }
 
 export interface CrashOptions {
   trials: number;
   seed?: number;
   log?: (line: string) => void;
-  /** Kill points are uniform in [0, killSpan × clean run time]; default 1.15 (some land after the gate). */
+  /**
+   * Kill points are uniform in [0, killSpan × typical run time]; default 1.15, so some land after
+   * the gate. The typical run time is the median of the clean run and of every trial's run that
+   * finished before its kill, so the span follows the machine's load.
+   */
   killSpan?: number;
   /** How long a restarted run may take to finish before the trial fails (default 30 s; a clean run takes about 1 s). */
   finishTimeoutMs?: number;
@@ -65,16 +71,19 @@ export async function crashTrials(opts: CrashOptions): Promise<TrialOutcome[]> {
   try {
     const clean = await runTrial(kit, { trial: 0, killAtMs: Number.POSITIVE_INFINITY }, opts);
     if (clean.outcome !== "ok") throw new Error(`the clean run failed, so no crash trial can pass: ${clean.details.join("; ")}`);
-    const span = clean.recoveryMs * (opts.killSpan ?? 1.15);
-    log(`crash trials: seed ${seed}, clean run ${Math.round(clean.recoveryMs)} ms, kill points uniform in [0, ${Math.round(span)}] ms`);
+    const runs = [clean.recoveryMs];
+    const span = () => median(runs) * (opts.killSpan ?? 1.15);
+    log(`crash trials: seed ${seed}, clean run ${Math.round(clean.recoveryMs)} ms, kill points uniform in [0, ${Math.round(span())}] ms to start with`);
     log(formatHeader());
     const outcomes: TrialOutcome[] = [];
     for (let trial = 1; trial <= opts.trials; trial++) {
-      const killAtMs = Math.round(random() * span);
+      const killAtMs = Math.round(random() * span());
       const outcome = await runTrial(kit, { trial, killAtMs }, opts);
+      if (outcome.runMs !== undefined) runs.push(outcome.runMs);
       outcomes.push(outcome);
       log(formatRow(outcome));
     }
+    log(`typical run ${Math.round(median(runs))} ms over ${runs.length} uninterrupted runs; last kill span ${Math.round(span())} ms`);
     return outcomes;
   } finally {
     await kit.close();
@@ -183,6 +192,7 @@ async function runTrial(kit: Kit, t: { trial: number; killAtMs: number }, opts: 
   let phaseAtKill = "none";
   let deliveryAtKill: TrialOutcome["deliveryAtKill"] = "lost";
   let recoveryMs = 0;
+  let runMs: number | undefined;
   try {
     // The restart's process loads its modules while the first one runs, and starts its app only
     // after the kill. The calibration run loads one too, so it shares the CPU as a trial does.
@@ -199,7 +209,7 @@ async function runTrial(kit: Kit, t: { trial: number; killAtMs: number }, opts: 
       await waitForFinish(stateDir, finishTimeoutMs);
       recoveryMs = performance.now() - sentAt;
     } else {
-      await sleepUntil(sentAt + t.killAtMs);
+      runMs = await watchUntil(stateDir, sentAt, sentAt + t.killAtMs);
       await first.kill();
       const acknowledged = (await firstDelivery) === 200;
       phaseAtKill = (await readRun(stateDir))?.phase ?? "none";
@@ -230,7 +240,7 @@ async function runTrial(kit: Kit, t: { trial: number; killAtMs: number }, opts: 
     await git.close();
     await new Promise((r) => childLog.end(r));
     if (problems.length === 0) await rm(dir, { recursive: true, force: true });
-    else problems.push(`kept ${dir}`);
+    else problems.push(...(await childTrouble(join(dir, "child.log"))), `kept ${dir}`);
   }
   return {
     trial: t.trial,
@@ -240,6 +250,7 @@ async function runTrial(kit: Kit, t: { trial: number; killAtMs: number }, opts: 
     outcome: problems.length === 0 ? "ok" : "problem",
     details: problems,
     recoveryMs,
+    ...(runMs !== undefined && { runMs }),
   };
 }
 
@@ -356,11 +367,33 @@ async function waitForFinish(stateDir: string, timeoutMs: number): Promise<Run> 
     if (run && terminalPhases.includes(run.phase) && run.pending.length === 0) return run;
     if (performance.now() - started > timeoutMs) {
       throw new Error(
-        `the run did not finish in ${timeoutMs} ms: phase ${run?.phase ?? "none"}, pending [${run?.pending.map((p) => p.key).join(", ") ?? ""}]; journal tail: ${await journalTail(stateDir)}`,
+        `the run did not finish in ${timeoutMs} ms: phase ${run?.phase ?? "none"}, pending [${run?.pending.map((p) => p.key).join(", ") ?? ""}]; ${await runLock(stateDir)}journal tail: ${await journalTail(stateDir)}`,
       );
     }
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** Warnings and errors the app logged (pino JSON lines), briefly. */
+async function childTrouble(path: string): Promise<string[]> {
+  const text = await readFile(path, "utf8").catch(() => "");
+  const lines: string[] = [];
+  for (const line of text.split("\n")) {
+    try {
+      const entry = JSON.parse(line) as { level?: number; msg?: string; key?: string; err?: { message?: string } };
+      if ((entry.level ?? 0) >= 40) lines.push(`app logged: ${entry.msg ?? ""}${entry.key ? ` ${entry.key}` : ""}${entry.err?.message ? `: ${entry.err.message}` : ""}`);
+    } catch {
+      // not a log line (the ready line)
+    }
+  }
+  return lines.slice(-5);
+}
+
+/** A run lock left behind tells whose it is: a pid, or nothing at all. */
+async function runLock(stateDir: string): Promise<string> {
+  const text = await readFile(join(stateDir, "runs", owner, repoName, "1", "lock"), "utf8").catch(() => undefined);
+  if (text === undefined) return "";
+  return text.trim() === "" ? "the run's lock file is left EMPTY (no owner pid); " : `the run's lock file names pid ${text.trim()}; `;
 }
 
 async function journalTail(stateDir: string, lines = 8): Promise<string> {
@@ -383,38 +416,55 @@ async function journalTail(stateDir: string, lines = 8): Promise<string> {
   );
 }
 
-/** Planner: look once, then submit the plan. Generator: write the file, then report. */
-function statelessScript(copies: number): ModelScript {
-  const planner = (req: RecordedRequest): Turn =>
-    anthropicSawToolResult(req)
+/**
+ * One turn for any agent, decided by what its `finish` tool asks for, so the same script serves
+ * every model route. Planner: look once, then submit the plan. Builder: write the file, then
+ * report. Reviewer: approve. A killed run repeats model calls, so a turn depends on the
+ * conversation, never on how many calls came before.
+ */
+function statelessTurn(req: RecordedRequest): Turn {
+  const wants = finishFields(req);
+  const looked = sawToolResult(req);
+  if (wants.includes("subtasks")) {
+    return looked
       ? { toolCalls: [{ name: "finish", args: plan }], usage: { input: 1800, output: 300, cached: 1200 } }
       : { toolCalls: [{ name: "list_files", args: {} }], usage: { input: 1200, output: 40 } };
-  const generator = (req: RecordedRequest): Turn =>
-    (req.body.messages as { role: string }[]).some((m) => m.role === "tool")
-      ? {
-          toolCalls: [
-            {
-              name: "finish",
-              args: {
-                status: "ok",
-                confidence: 0.9,
-                summary: "Implemented farewell",
-                handoff: { completed: ["created src/farewell.js"], remaining: [], commands: [], issues: [], followedProcedure: true },
-              },
-            },
-          ],
-          usage: { input: 1300, output: 80 },
-        }
-      : { toolCalls: [{ name: "write_file", args: { path: "src/farewell.js", content: goodFarewell } }], usage: { input: 900, output: 60 } };
-  return {
-    "claude-haiku-4-5": Array.from({ length: copies }, () => planner),
-    "gpt-5-mini": Array.from({ length: copies }, () => generator),
-  };
+  }
+  if (wants.includes("verdict")) {
+    const args = { verdict: "approve", summary: "farewell(name) does what the contract says", confidence: 0.9, findings: [], assertionChecks: [] };
+    return { toolCalls: [{ name: "finish", args }], usage: { input: 1500, output: 90 } };
+  }
+  if (looked) {
+    const handoff = { completed: ["created src/farewell.js"], remaining: [], commands: [], issues: [], followedProcedure: true };
+    return { toolCalls: [{ name: "finish", args: { status: "ok", confidence: 0.9, summary: "Implemented farewell", handoff } }], usage: { input: 1300, output: 80 } };
+  }
+  return { toolCalls: [{ name: "write_file", args: { path: "src/farewell.js", content: goodFarewell } }], usage: { input: 900, output: 60 } };
 }
 
-function anthropicSawToolResult(req: RecordedRequest): boolean {
-  const messages = req.body.messages as { content: unknown }[];
-  return messages.some((m) => Array.isArray(m.content) && m.content.some((c: { type?: string }) => c.type === "tool_result"));
+/** The scenario's planner and generator routes, and the default reviewers. */
+const scriptedModels = ["claude-haiku-4-5", "gpt-5-mini", "claude-sonnet-4-5", "gpt-5"];
+
+function statelessScript(copies: number): ModelScript {
+  return Object.fromEntries(scriptedModels.map((model) => [model, Array.from({ length: copies }, () => statelessTurn)]));
+}
+
+/** The top-level fields of the `finish` tool's schema, on the Anthropic and both OpenAI wires. */
+function finishFields(req: RecordedRequest): string[] {
+  const tools = (req.body.tools ?? []) as { name?: string; input_schema?: unknown; parameters?: unknown; function?: { name?: string; parameters?: unknown } }[];
+  const finish = tools.find((t) => (t.name ?? t.function?.name) === "finish");
+  const schema = (finish?.input_schema ?? finish?.parameters ?? finish?.function?.parameters ?? {}) as { properties?: Record<string, unknown> };
+  return Object.keys(schema.properties ?? {});
+}
+
+/** Whether a tool result went back to the model yet (Anthropic `tool_result` blocks, OpenAI `tool` messages or `function_call_output` items). */
+function sawToolResult(req: RecordedRequest): boolean {
+  const messages = (req.body.messages ?? req.body.input ?? []) as { role?: string; type?: string; content?: unknown }[];
+  return messages.some(
+    (m) =>
+      m.role === "tool" ||
+      m.type === "function_call_output" ||
+      (Array.isArray(m.content) && m.content.some((c: { type?: string }) => c.type === "tool_result")),
+  );
 }
 
 function mulberry32(seed: number): () => number {
@@ -428,9 +478,22 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-async function sleepUntil(at: number): Promise<void> {
-  const ms = at - performance.now();
-  if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+/** Waits until `killAt`, watching the run: returns how long it took from `sentAt` if it finished before. */
+async function watchUntil(stateDir: string, sentAt: number, killAt: number): Promise<number | undefined> {
+  let finished: number | undefined;
+  for (;;) {
+    const left = killAt - performance.now();
+    if (left <= 0) return finished;
+    await new Promise((r) => setTimeout(r, Math.min(left, 25)));
+    if (finished !== undefined) continue;
+    const run = await readRun(stateDir).catch(() => undefined);
+    if (run && terminalPhases.includes(run.phase) && run.pending.length === 0) finished = performance.now() - sentAt;
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 async function freePort(): Promise<number> {

@@ -1,4 +1,4 @@
-import type { Effect, Event, JobOutput, Plan, Result, Run } from "../../src/domain/index.js";
+import type { Effect, Event, Finding, JobOutput, Plan, Result, Review, Run } from "../../src/domain/index.js";
 import { defaultRepoConfig } from "../../src/domain/index.js";
 import { decide } from "../../src/orchestrator/machine.js";
 
@@ -62,14 +62,16 @@ export class Driver {
     return e;
   }
 
-  job(kind: "plan" | "build" | "scrutiny"): Extract<Effect, { kind: "dispatchJob" }> {
-    const e = this.run!.pending.find((p) => p.kind === "dispatchJob" && p.job.kind === kind);
+  job(kind: "plan" | "build" | "scrutiny" | "review", reviewer?: string): Extract<Effect, { kind: "dispatchJob" }> {
+    const e = this.run!.pending.find(
+      (p) => p.kind === "dispatchJob" && p.job.kind === kind && (reviewer === undefined || (p.job.kind === "review" && p.job.reviewer === reviewer)),
+    );
     if (!e || e.kind !== "dispatchJob") throw new Error(`no pending ${kind} job`);
     return e;
   }
 
-  answerJob(kind: "plan" | "build" | "scrutiny", output: JobOutput): Effect[] {
-    const e = this.job(kind);
+  answerJob(kind: "plan" | "build" | "scrutiny" | "review", output: JobOutput): Effect[] {
+    const e = this.job(kind, output.kind === "review" ? output.review.reviewer : undefined);
     return this.step({ type: "job.succeeded", runId, at, key: e.key, jobId: e.job.jobId, output });
   }
 
@@ -81,6 +83,37 @@ export class Driver {
     this.answerJob("build", { kind: "build", result: result("sha1") });
     this.answerJob("build", { kind: "build", result: result("sha2") });
     void exitCode;
+  }
+
+  /** Answer reviewer `rN` of the current round. */
+  review(reviewer: string, verdict: Review["verdict"], findings: Finding[] = [], extra: Partial<Review> = {}): Effect[] {
+    const job = this.job("review", reviewer).job;
+    const review: Review = {
+      verdict,
+      summary: `${reviewer} says ${verdict}`,
+      confidence: 0.9,
+      findings,
+      assertionChecks: [{ id: "A2", holds: true, evidence: "README has a farewell section" }],
+      reviewer,
+      route: job.kind === "review" ? job.route! : "?",
+      headSha: this.run!.headSha!,
+      onDiff: findings.map(() => true),
+      usage: [{ provider: "openai", model: "gpt-5", inputTokens: 50, outputTokens: 10, cachedTokens: 0, costUsd: 0.0005 }],
+      trace: [],
+      ...extra,
+    };
+    return this.answerJob("review", { kind: "review", review });
+  }
+
+  ci(checks: NonNullable<Run["ci"]>): Effect[] {
+    return this.step({ type: "ci.read", runId, at, key: this.pending("readCi").key, checks });
+  }
+
+  /** From scrutiny to an open PR under review. */
+  toReview(exitCode = 0): void {
+    this.toScrutiny();
+    this.scrutiny(exitCode);
+    this.step({ type: "pr.opened", runId, at, key: this.pending("openPullRequest").key, number: 12, url: "https://x/pull/12" });
   }
 
   scrutiny(exitCode: number): void {

@@ -224,22 +224,163 @@ describe("decide", () => {
     expect(pr.kind === "openPullRequest" && pr.body).toContain("| `A1` |");
   });
 
+  it("opens the review round on the PR: gate in_progress, one job per reviewer", () => {
+    const d = new Driver();
+    d.toScrutiny();
+    d.scrutiny(0);
+    const effects = d.step({ type: "pr.opened", runId, at, key: d.pending("openPullRequest").key, number: 12, url: "https://x/pull/12" });
+    expect(d.run?.phase).toBe("reviewing");
+    expect(effects.map((e) => e.kind)).toEqual(["publishGate", "dispatchJob", "dispatchJob", "upsertProgressComment"]);
+    expect(effects[0]).toMatchObject({ kind: "publishGate", headSha: "sha2" });
+    expect(effects[0]!.kind === "publishGate" && effects[0]!.conclusion).toBeUndefined();
+    const routes = effects.filter((e) => e.kind === "dispatchJob").map((e) => e.kind === "dispatchJob" && e.job.kind === "review" && e.job.route);
+    expect(routes).toEqual(["anthropic/claude-sonnet-4-5", "openai/gpt-5"]);
+  });
+
   for (const [exitCode, conclusion] of [[0, "success"], [1, "failure"]] as const) {
-    it(`publishes the gate as ${conclusion} when the test command exits ${exitCode}`, () => {
+    it(`concludes the gate ${conclusion} when reviewers approve, CI is green and the test command exits ${exitCode}`, () => {
       const d = new Driver();
-      d.toScrutiny();
-      d.scrutiny(exitCode);
-      const effects = d.step({ type: "pr.opened", runId, at, key: d.pending("openPullRequest").key, number: 12, url: "https://x/pull/12" });
+      d.toReview(exitCode);
+      expect(d.review("r1", "approve").map((e) => e.kind)).toEqual(["postReview"]);
+      expect(d.review("r2", "approve").map((e) => e.kind)).toEqual(["postReview", "readCi"]);
+      expect(d.run?.phase).toBe("awaiting_ci");
+      const effects = d.ci([{ name: "build", app: "github-actions", status: "completed", conclusion: "success", url: "", details: "" }]);
       expect(effects).toHaveLength(1);
       expect(effects[0]).toMatchObject({ kind: "publishGate", headSha: "sha2", conclusion });
       const gate = effects[0]!;
       if (gate.kind === "publishGate") expect(gate.summary).toContain(`\`npm test\` (test) | ${exitCode ? "❌ fail" : "✅ pass"} | exit ${exitCode}`);
-      d.step({ type: "gate.published", runId, at, key: gate.key, checkRunId: 5 });
+      const after = d.step({ type: "gate.published", runId, at, key: gate.key, checkRunId: 5 });
       expect(d.run?.phase).toBe("gated");
       expect(d.run?.gate).toMatchObject({ conclusion, checkRunId: 5 });
-      expect(d.effects.map((e) => e.kind)).toEqual(["upsertProgressComment"]);
+      expect(after.map((e) => e.kind)).toEqual(conclusion === "success" ? ["markReady", "upsertProgressComment"] : ["upsertProgressComment"]);
     });
   }
+
+  it("on success marks the PR ready and asks the owners to review", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: RepoConfigSchema.parse({ owners: ["alice"] }), defaultBranch: "main" });
+    d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
+    d.answerJob("build", { kind: "build", result: result("sha1") });
+    d.answerJob("build", { kind: "build", result: result("sha2") });
+    d.scrutiny(0);
+    d.step({ type: "pr.opened", runId, at, key: d.pending("openPullRequest").key, number: 12, url: "u" });
+    d.review("r1", "approve");
+    d.review("r2", "approve");
+    const [gate] = d.ci([]);
+    const after = d.step({ type: "gate.published", runId, at, key: gate!.key, checkRunId: 5 });
+    expect(after.slice(0, 2)).toMatchObject([{ kind: "markReady", pullNumber: 12 }, { kind: "requestReviewers", pullNumber: 12, logins: ["alice"] }]);
+  });
+
+  it("runs one fix round on a high finding, reviews the new head, then succeeds", () => {
+    const d = new Driver();
+    d.toReview();
+    const finding = { file: "src/farewell.js", line: 2, severity: "high" as const, assertions: ["A1"], body: "returns the wrong greeting" };
+    d.review("r1", "approve");
+    d.review("r2", "request_changes", [finding]);
+    expect(d.run?.phase).toBe("building");
+    const fix = d.job("build").job;
+    expect(fix.kind === "build" && fix.subtask).toMatchObject({ id: "fix-r1", role: "generate", files: ["src/farewell.js"] });
+    expect(fix.kind === "build" && fix.subtask.brief).toContain("[high] src/farewell.js:2 — returns the wrong greeting");
+    expect(fix).toMatchObject({ fromSha: "sha2" });
+    d.answerJob("build", { kind: "build", result: result("sha3") });
+    expect(d.job("scrutiny").job).toMatchObject({ headSha: "sha3" });
+    d.scrutiny(0);
+    // The PR exists: no second PR, a new review round on the new head.
+    expect(d.effects.some((e) => e.kind === "openPullRequest")).toBe(false);
+    expect(d.run).toMatchObject({ phase: "reviewing", reviewRound: 2, reviews: [] });
+    d.review("r1", "approve");
+    d.review("r2", "approve");
+    const [gate] = d.ci([]);
+    expect(gate).toMatchObject({ kind: "publishGate", headSha: "sha3", conclusion: "success" });
+  });
+
+  it("escalates a critical finding that survives the fix round, gate action_required", () => {
+    const d = new Driver();
+    d.toReview();
+    const critical = { file: "src/farewell.js", line: 1, severity: "critical" as const, assertions: [], body: "deletes user data" };
+    d.review("r1", "request_changes", [critical]);
+    d.review("r2", "approve");
+    d.answerJob("build", { kind: "build", result: result("sha3") });
+    d.scrutiny(0);
+    d.review("r1", "request_changes", [critical]);
+    const effects = d.review("r2", "approve");
+    expect(d.run?.phase).toBe("escalated");
+    expect(d.run?.failure).toMatchObject({ reason: "failed_review" });
+    expect(d.run?.failure?.detail).toContain("critical at src/farewell.js:1");
+    const gate = effects.find((e) => e.kind === "publishGate");
+    expect(gate).toMatchObject({ conclusion: "action_required", headSha: "sha3" });
+    expect(gate?.kind === "publishGate" && gate.summary).toContain("### Reviewers disagree");
+    expect(gate?.kind === "publishGate" && gate.annotations).toEqual([
+      { path: "src/farewell.js", line: 1, level: "failure", title: "critical (anthropic/claude-sonnet-4-5)", message: "deletes user data" },
+    ]);
+  });
+
+  it("escalates at once on disagreement when the repo says so", () => {
+    const d = new Driver();
+    d.step(requested);
+    const config = RepoConfigSchema.parse({ review: { onDisagreement: "escalate" } });
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config, defaultBranch: "main" });
+    d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
+    d.answerJob("build", { kind: "build", result: result("sha1") });
+    d.answerJob("build", { kind: "build", result: result("sha2") });
+    d.scrutiny(0);
+    d.step({ type: "pr.opened", runId, at, key: d.pending("openPullRequest").key, number: 12, url: "u" });
+    d.review("r1", "approve");
+    d.review("r2", "request_changes");
+    expect(d.run?.phase).toBe("escalated");
+    expect(d.run?.failure?.detail).toBe("the reviewers disagree");
+  });
+
+  it("waits for running CI, then fixes a red CI with the failing output in the brief", () => {
+    const d = new Driver();
+    d.toReview();
+    d.review("r1", "approve");
+    d.review("r2", "approve");
+    expect(d.ci([{ name: "build", app: "github-actions", status: "in_progress", conclusion: null, url: "", details: "" }])).toEqual([]);
+    expect(d.run?.phase).toBe("awaiting_ci");
+    expect(d.step({ type: "ci.completed", runId, at, headSha: "other" })).toEqual([]);
+    expect(d.step({ type: "ci.completed", runId, at, headSha: "sha2" }).map((e) => e.kind)).toEqual(["readCi"]);
+    d.ci([{ name: "build", app: "github-actions", status: "completed", conclusion: "failure", url: "https://ci/1", details: "TypeError: farewell is not a function" }]);
+    const fix = d.job("build").job;
+    expect(fix.kind === "build" && fix.subtask.id).toBe("ci-fix-1");
+    expect(fix.kind === "build" && fix.subtask.brief).toContain("TypeError: farewell is not a function");
+  });
+
+  it("escalates a CI that stays red past the bound, quoting the failing logs", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: RepoConfigSchema.parse({ ci: { fixAttempts: 0 } }), defaultBranch: "main" });
+    d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
+    d.answerJob("build", { kind: "build", result: result("sha1") });
+    d.answerJob("build", { kind: "build", result: result("sha2") });
+    d.scrutiny(0);
+    d.step({ type: "pr.opened", runId, at, key: d.pending("openPullRequest").key, number: 12, url: "u" });
+    d.review("r1", "approve");
+    d.review("r2", "approve");
+    d.ci([{ name: "lint", app: "github-actions", status: "completed", conclusion: "failure", url: "", details: "src/x.js:1 no-unused-vars" }]);
+    expect(d.run?.phase).toBe("escalated");
+    expect(d.run?.failure?.detail).toContain("src/x.js:1 no-unused-vars");
+  });
+
+  it("fails the gate on test integrity and protected paths, with evidence", () => {
+    const d = new Driver();
+    d.toScrutiny();
+    d.answerJob("scrutiny", {
+      kind: "scrutiny",
+      commands: [{ name: "test", cmd: "npm test", exitCode: 0, ms: 10, timedOut: false, outputTail: "" }],
+      integrity: { deletedTests: ["test/a.test.js"], newSkips: ["test/b.test.js:3: it.skip(\"x\")"], testCountBase: 5, testCountHead: 3, protectedTouched: [".github/workflows/ci.yml"], conflicts: [] },
+    });
+    d.step({ type: "pr.opened", runId, at, key: d.pending("openPullRequest").key, number: 12, url: "u" });
+    d.review("r1", "approve");
+    d.review("r2", "approve");
+    const [gate] = d.ci([]);
+    expect(gate).toMatchObject({ kind: "publishGate", conclusion: "failure" });
+    const summary = gate!.kind === "publishGate" ? gate!.summary : "";
+    expect(summary).toContain("| Test integrity against the base | ❌ fail | deleted test file test/a.test.js; new skip/only: test/b.test.js:3");
+    expect(summary).toContain("test count fell from 5 to 3");
+    expect(summary).toContain("| Protected paths untouched | ❌ fail | changed .github/workflows/ci.yml");
+  });
 
   it("retries a transient failure after a jittered backoff with a reflection, then escalates at the limit", () => {
     const d = new Driver();

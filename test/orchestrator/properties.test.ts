@@ -66,6 +66,11 @@ const configArb = fc
     parallel: fc.boolean(),
     threshold: weighted([3, fc.constant(0.5)], [1, fraction]),
     commands: fc.constantFrom({}, { install: "npm ci", lint: "npm run lint", test: "npm test" }, { test: "" }),
+    reviewers: fc.constantFrom(["anthropic/claude-sonnet-4-5", "openai/gpt-5"], ["anthropic/claude-sonnet-4-5", "openai/gpt-5", "local/qwen3-coder"]),
+    blockingSeverity: fc.constantFrom("medium" as const, "high" as const),
+    fixRounds: fc.integer({ min: 0, max: 2 }),
+    onDisagreement: fc.constantFrom("fix" as const, "escalate" as const),
+    ciFixAttempts: fc.integer({ min: 0, max: 2 }),
   })
   .map((c) =>
     RepoConfigSchema.parse({
@@ -75,6 +80,8 @@ const configArb = fc
       parallel: c.parallel,
       confidence: { threshold: c.threshold },
       commands: c.commands,
+      review: { reviewers: c.reviewers, blockingSeverity: c.blockingSeverity, fixRounds: c.fixRounds, onDisagreement: c.onDisagreement },
+      ci: { fixAttempts: c.ciFixAttempts },
     }),
   );
 
@@ -114,7 +121,7 @@ const roleArb = fc.constantFrom("generate" as const, "test" as const, "review" a
 const planShapeArb = fc.record({
   valid: weighted([4, fc.constant(true)], [1, fc.constant(false)]),
   /** A generate subtask and reviewers with no dependencies: in parallel mode they all run at once. */
-  fanOut: weighted([2, fc.constant(false)], [1, fc.constant(true)]),
+  fanOut: fc.boolean(),
   n: fc.integer({ min: 1, max: 4 }),
   roles: fc.array(roleArb, { minLength: 4, maxLength: 4 }),
   /** Bitmasks over subtask indices. */
@@ -135,7 +142,8 @@ const bits = (mask: number, below: number): number[] => [...Array(below).keys()]
  * owning its own file and covering its own assertion; a fan-out adds independent reviewers. Any other shape is drawn freely and usually
  * fails a check: cycles, self-dependencies, no generate subtask, uncovered assertions, shared files.
  */
-function planOf(p: PlanShape): Plan {
+function planOf(shape: PlanShape): Plan {
+  const p = shape.valid && shape.fanOut ? { ...shape, n: Math.max(shape.n, 3) } : shape;
   const pool = ["src/a.ts", "src", "docs/x.md", "test/a.test.ts"];
   const subtasks: Subtask[] = [...Array(p.n).keys()].map((i) => ({
     id: p.valid || !p.duplicateId || i < p.n - 1 || i === 0 ? `s${i}` : "s0",
@@ -167,6 +175,11 @@ const stepArb = fc.record({
   confidence: weighted([3, fc.double({ min: 0.5, max: 1, noNaN: true })], [1, fraction]),
   unchanged: weighted([9, fc.constant(false)], [1, fc.constant(true)]),
   exits: fc.array(weighted([5, fc.constant(0)], [1, fc.constantFrom(1, 2, 137)]), { minLength: 3, maxLength: 3 }),
+  integrity: weighted([3, fc.constant("none" as const)], [2, fc.constant("clean" as const)], [1, fc.constant("skips" as const)]),
+  verdict: weighted([4, fc.constant("approve" as const)], [1, fc.constant("request_changes" as const)]),
+  findings: fc.array(fc.record({ severity: fc.constantFrom("info" as const, "low" as const, "medium" as const, "high" as const, "critical" as const), onDiff: fc.boolean() }), { maxLength: 2 }),
+  /** Other apps' CI on the head: each check completed or running, green or red. */
+  ci: fc.array(fc.record({ done: weighted([4, fc.constant(true)], [1, fc.constant(false)]), green: weighted([3, fc.constant(true)], [1, fc.constant(false)]) }), { maxLength: 2 }),
   spend: spendArb,
   commentId: fc.option(fc.nat(1_000_000), { nil: undefined }),
   advanceMs: fc.nat(600_000),
@@ -226,7 +239,8 @@ class World {
       return this.answer(stale[s.pick % stale.length]!, s, at);
     }
     if (s.what < 90) return requested();
-    if (s.what < 96) return { type: "plan.approved", runId, at, by: "maintainer" };
+    if (s.what < 94) return { type: "plan.approved", runId, at, by: "maintainer" };
+    if (s.what < 96) return { type: "ci.completed", runId, at, headSha: s.pick % 2 === 0 ? (run.headSha ?? "none") : "0ther" };
     return s.what % 2 === 0
       ? { type: "effect.done", runId, at, key: `${runId}:nothing:${s.pick}` }
       : { type: "effect.failed", runId, at, key: `${runId}:nothing:${s.pick}`, failure: s.effectFailure, jitter: s.jitter };
@@ -263,8 +277,29 @@ class World {
           },
         };
       }
-      const commands = job.commands.map((c, i) => ({ ...c, exitCode: s.exits[i % 3]!, ms: 1000, timedOut: s.exits[i % 3] === 137, outputTail: "" }));
-      return { ...base, type: "job.succeeded", jobId: job.jobId, output: { kind: "scrutiny", commands } };
+      if (job.kind === "scrutiny") {
+        const commands = job.commands.map((c, i) => ({ ...c, exitCode: s.exits[i % 3]!, ms: 1000, timedOut: s.exits[i % 3] === 137, outputTail: "" }));
+        const integrity =
+          s.integrity === "none"
+            ? undefined
+            : { deletedTests: [], newSkips: s.integrity === "skips" ? ["test/a.test.ts:3: it.skip("] : [], testCountBase: 3, testCountHead: 3, protectedTouched: [], conflicts: [] };
+        return { ...base, type: "job.succeeded", jobId: job.jobId, output: { kind: "scrutiny", commands, ...(integrity && { integrity }) } };
+      }
+      const findings = s.findings.map((f, i) => ({ file: `src/m${i}.ts`, line: 1 + i, severity: f.severity, assertions: [], body: `finding ${i}` }));
+      const review = {
+        verdict: s.verdict,
+        summary: "read the diff",
+        confidence: s.confidence,
+        findings,
+        assertionChecks: [],
+        reviewer: job.reviewer,
+        route: job.route ?? "anthropic/claude-sonnet-4-5",
+        headSha: job.headSha,
+        onDiff: s.findings.map((f) => f.onDiff),
+        usage: usageWithin(job.cap, s.spend),
+        trace: [],
+      };
+      return { ...base, type: "job.succeeded", jobId: job.jobId, output: { kind: "review", review } };
     }
     if (s.how >= 85) return effectFailed;
     switch (effect.kind) {
@@ -280,6 +315,10 @@ class World {
         return { ...base, type: "pr.opened", number: 12, url: "https://github.com/octo/app/pull/12" };
       case "publishGate":
         return { ...base, type: "gate.published", checkRunId: 5 + s.pick };
+      case "readCi": {
+        const checks = s.ci.map((c, i) => ({ name: `ci-${i}`, app: "github-actions", status: c.done ? "completed" : "in_progress", conclusion: c.done ? (c.green ? "success" : "failure") : null, url: "", details: "" }));
+        return { ...base, type: "ci.read", checks };
+      }
       default:
         return { ...base, type: "effect.done" };
     }
@@ -294,17 +333,50 @@ function simulate([settings, steps]: [MachineSettings, Step[]]): World {
   return world;
 }
 
-/** Each property runs the same kind of sequences; a failure prints its seed and shrunk steps. */
+/**
+ * Each property runs the same kind of sequences. A failure prints fast-check's seed and shrunk
+ * steps, and, to read it, the shrunk trace: phase, event, new phase, effects.
+ */
 function holds(check: (world: World) => void): void {
   fc.assert(
-    fc.property(sequenceArb, (input) => check(simulate(input))),
+    fc.property(sequenceArb, (input) => {
+      const world = simulate(input);
+      try {
+        check(world);
+      } catch (error) {
+        (error as Error).message += `\n${describeTrace(world)}`;
+        throw error;
+      }
+    }),
     { numRuns },
   );
 }
 
+function describeTrace(world: World): string {
+  const lines = [`retry policy ${JSON.stringify(world.settings.retry)}`];
+  for (const { before, event: e, decision } of world.trace) {
+    if (decision.note) continue;
+    let detail = "";
+    if (e.type === "config.loaded") detail = ` parallel=${e.config.parallel} budget=${JSON.stringify(e.config.budget)}`;
+    if (e.type === "job.succeeded" && e.output.kind === "plan") detail = ` ${e.output.plan.subtasks.map((s) => `${s.id}:${s.role}<-[${s.dependsOn}]`).join(" ")}`;
+    if (e.type === "job.succeeded" && e.output.kind === "build") detail = ` ${e.output.result.status} confidence ${e.output.result.confidence.toFixed(2)}`;
+    if (e.type === "job.succeeded" && e.output.kind === "review") detail = ` ${e.output.review.reviewer} ${e.output.review.verdict} ${e.output.review.findings.map((f) => f.severity)}`;
+    if (e.type === "job.succeeded" && e.output.kind === "scrutiny") detail = ` exits ${e.output.commands.map((c) => c.exitCode)}`;
+    if (e.type === "ci.read") detail = ` ${e.checks.map((c) => `${c.status}/${c.conclusion}`)}`;
+    const output = e.type === "job.succeeded" ? e.output : undefined;
+    const usage = output?.kind === "plan" ? output.usage : output?.kind === "build" ? output.result.usage : output?.kind === "review" ? output.review.usage : e.type === "job.failed" ? e.usage : [];
+    if (usage.length > 0) detail += ` spent ${JSON.stringify(sumUsage(usage))}`;
+    if (e.type === "job.failed" || e.type === "effect.failed") detail = ` ${e.failure.class}/${e.failure.reason}/${e.failure.detail}`;
+    const answered = "key" in e ? ` ${e.key.slice(runId.length + 1)}` : "";
+    const effects = decision.effects.map((x) => (x.kind === "dispatchJob" ? `dispatchJob(${x.job.jobId.slice(runId.length + 1)})` : x.kind));
+    lines.push(`  ${before?.phase ?? "-"} --${e.type}${answered}${detail}--> ${decision.run?.phase} [${effects.join(", ")}]`);
+  }
+  return lines.join("\n");
+}
+
 /** A fresh run starts when a label is applied to an issue with no run or a finished one. */
 const startsRun = (t: Traced): boolean => t.event.type === "run.requested" && t.decision.run !== t.before;
-const isModelJob = (job: Job): boolean => job.kind === "plan" || job.kind === "build";
+const isModelJob = (job: Job): boolean => job.kind !== "scrutiny";
 const jobsOf = (effects: readonly Effect[]) => effects.flatMap((e) => (e.kind === "dispatchJob" ? [e.job] : []));
 const shaOf = (run: Run): string | undefined => run.headSha ?? run.baseSha;
 const EPS = 1e-9;
@@ -313,7 +385,21 @@ const EPS = 1e-9;
 
 describe("decide over random event sequences", () => {
   it("never merges: every effect is one of the known kinds, valid, and names no merge endpoint", () => {
-    const known = new Set<string>(["loadConfig", "upsertProgressComment", "postConfigError", "dispatchJob", "openPullRequest", "publishGate", "addLabels", "assignOwners", "postHandoff"]);
+    const known = new Set<string>([
+      "loadConfig",
+      "upsertProgressComment",
+      "postConfigError",
+      "dispatchJob",
+      "openPullRequest",
+      "publishGate",
+      "postReview",
+      "markReady",
+      "requestReviewers",
+      "readCi",
+      "addLabels",
+      "assignOwners",
+      "postHandoff",
+    ]);
     const merge = /\/merge\b|mergePullRequest|enablePullRequestAutoMerge|merge_method/i;
     holds((world) => {
       for (const { decision } of world.trace) {
@@ -478,48 +564,4 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export function __stats(): void {
-  const counts: Record<string, number> = {};
-  const bump = (k: string) => (counts[k] = (counts[k] ?? 0) + 1);
-  for (const input of fc.sample(sequenceArb, { numRuns: 300, seed: 1 })) {
-    const w = simulate(input);
-    const phases = new Set<string>();
-    let maxJobs = 0;
-    for (const t of w.trace) {
-      if (t.decision.run) phases.add(t.decision.run.phase);
-      const n = t.decision.run?.pending.filter((e) => e.kind === "dispatchJob" && e.job.kind !== "scrutiny").length ?? 0;
-      maxJobs = Math.max(maxJobs, n);
-      if (t.decision.note) bump("note");
-      else bump("acted");
-      if (t.decision.run?.failure && t.decision.run.phase === "escalated" && t.before?.phase !== "escalated") bump("esc:" + t.decision.run.failure.reason);
-      const r = t.decision.run;
-      if (r?.config) { const sp = sumUsage(r.usage); const b = r.config.budget; if (sp.costUsd > b.usd + 1e-9 || sp.tokens > b.tokens) bump("overBudget"); if (sp.costUsd > b.usd + b.jobUsd + 1e-9 || sp.tokens > b.tokens + b.jobTokens) bump("overBudgetPlusCap"); }
-    }
-    for (const p of phases) bump("phase:" + p);
-    bump("maxJobs:" + maxJobs);
-  }
-  console.log(counts);
-}
 
-export function __debug(seed: number, path: string, which: string): void {
-  const checks: Record<string, (w: World) => void> = {
-    finished: (world) => {
-      for (const t of world.trace) {
-        if (!t.before || !terminalPhases.includes(t.before.phase) || t.event.type === "run.requested") continue;
-        const started = t.decision.effects.filter((e) => e.kind === "dispatchJob" || e.kind === "openPullRequest");
-        if (started.length) throw new Error("x");
-        if (!terminalPhases.includes(t.decision.run!.phase)) throw new Error("y");
-      }
-    },
-  };
-  const r = fc.check(fc.property(sequenceArb, (input) => checks[which]!(simulate(input))), { numRuns, seed, path, endOnFailure: true });
-  const w = simulate(r.counterexample![0] as any);
-  console.log(JSON.stringify(w.settings.retry));
-  for (const t of w.trace) {
-    const e = t.event as any;
-    const cfg = e.type === "config.loaded" ? ` parallel=${e.config.parallel} budget=${JSON.stringify(e.config.budget)}` : "";
-    const out = e.type === "job.succeeded" ? ` ${e.output.kind}${e.output.kind === "plan" ? " " + JSON.stringify(e.output.plan.subtasks.map((s: any) => [s.id, s.role, s.dependsOn, s.files])) + " risk=" + e.output.plan.risk : e.output.kind === "build" ? " " + e.output.result.status + " conf=" + e.output.result.confidence : ""}` : "";
-    const fail = e.failure ? ` ${e.failure.class}/${e.failure.reason}/${e.failure.detail}` : "";
-    console.log(`${t.before?.phase ?? "-"} --${e.type} ${e.key ?? ""}${cfg}${out}${fail}--> ${t.decision.run?.phase} [${t.decision.effects.map((x) => x.kind + (x.kind === "dispatchJob" ? ":" + x.job.jobId : "")).join(", ")}]${t.decision.note ? " note: " + t.decision.note : ""}`);
-  }
-}

@@ -13,7 +13,7 @@ describe("the shipped role cards", () => {
     expect([...cards.keys()].sort()).toEqual(["generator", "planner", "reviewer", "tester"]);
     const planner = cards.get("planner");
     expect(planner).toMatchObject({ output: "plan", tools: ["read_file", "list_files", "search", "finish"] });
-    expect(cards.get("reviewer")?.tools).toEqual(["read_file", "list_files", "search", "finish"]);
+    expect(cards.get("reviewer")).toMatchObject({ output: "review", tools: ["read_file", "list_files", "search", "finish"] });
     for (const card of cards.values()) {
       expect(card.file).toBe(path.join(agentsDir, `${card.role}.md`));
       expect(card.tools.filter((t) => t !== "finish").every((t) => roleAllowance[card.role].includes(t))).toBe(true);
@@ -56,6 +56,8 @@ describe("loadRoleCards", () => {
     ["reviewer", "an unknown role", (t) => t.replace(/^role: .*$/m, "role: boss"), "role: expected one of planner, generator, tester, reviewer"],
     ["reviewer", "an unknown field", (t) => t.replace(/^role: reviewer$/m, "role: reviewer\nsudo: true"), "sudo: unknown field"],
     ["planner", "a planner returning a result", (t) => t.replace(/^output: plan$/m, "output: result"), 'output: the planner role returns a "plan"'],
+    ["reviewer", "a reviewer returning a result", (t) => t.replace(/^output: review$/m, "output: result"), 'output: the reviewer role returns a "review"'],
+    ["generator", "a generator returning a review", (t) => t.replace(/^output: result$/m, "output: review"), 'output: the generator role returns a "result"'],
     ["tester", "tools that are not a list", (t) => t.replace(/^tools: .*$/m, "tools: read_file"), "tools: expected a list of tool names"],
     ["generator", "an empty prompt", (t) => t.replace(/\n---\n[\s\S]*$/, "\n---\n\n"), "body: the role's prompt is empty"],
     ["generator", "no front matter", (t) => t.replace(/^---\n/, ""), "front matter: expected the file to start with a '---' block"],

@@ -10,6 +10,8 @@ export interface EffectContext {
   queue: JobQueue;
   /** Reads and validates `.github/shopfloor.yml` from the default branch. */
   loadRepoConfig(octokit: InstallationOctokit, owner: string, repo: string): Promise<RepoConfigOutcome>;
+  /** Our own App id, so our check suites are not mistaken for the repo's CI. */
+  appId?: number;
   /** The last entries of the run's journal, one line each, for a person reading a handoff. */
   traceExcerpt(runId: string): Promise<string>;
 }

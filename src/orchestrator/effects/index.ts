@@ -9,6 +9,10 @@ import { publishGate } from "./publish-gate.js";
 import { addLabels } from "./add-labels.js";
 import { assignOwners } from "./assign-owners.js";
 import { postHandoff } from "./post-handoff.js";
+import { postReview } from "./post-review.js";
+import { markReady } from "./mark-ready.js";
+import { requestReviewers } from "./request-reviewers.js";
+import { readCi } from "./read-ci.js";
 
 export type { EffectContext, Answer, RepoConfigOutcome } from "./context.js";
 
@@ -34,6 +38,14 @@ export async function executeEffect(run: Run, effect: Effect, ctx: EffectContext
         return await assignOwners(run, effect, ctx);
       case "postHandoff":
         return await postHandoff(run, effect, ctx);
+      case "postReview":
+        return await postReview(run, effect, ctx);
+      case "markReady":
+        return await markReady(run, effect, ctx);
+      case "requestReviewers":
+        return await requestReviewers(run, effect, ctx);
+      case "readCi":
+        return await readCi(run, effect, ctx);
     }
   } catch (error) {
     return { type: "effect.failed", failure: classifyFailure(error), jitter: Math.random() };

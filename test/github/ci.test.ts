@@ -1,0 +1,75 @@
+import nock from "nock";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { readCi } from "../../src/github/ci.js";
+import { api, at, fenceGitHub, testOctokit } from "./kit.js";
+
+const sha = "c".repeat(40);
+const html = `https://github.com/${at.owner}/${at.repo}`;
+const repository = { html_url: html };
+const ownAppId = 1234;
+const suitesPath = `/repos/${at.owner}/${at.repo}/commits/${sha}/check-suites`;
+const runsPath = `/repos/${at.owner}/${at.repo}/commits/${sha}/check-runs`;
+const statusPath = `/repos/${at.owner}/${at.repo}/commits/${sha}/status`;
+
+const suites = [
+  { id: 10, app: { id: ownAppId, slug: "shopfloor", name: "Shopfloor" }, status: "completed", conclusion: "failure", latest_check_runs_count: 1, repository },
+  // Subscribed to check suites but never creates a run: GitHub leaves it queued forever.
+  { id: 11, app: { id: 77, slug: "idle-bot", name: "Idle Bot" }, status: "queued", conclusion: null, latest_check_runs_count: 0, repository },
+  { id: 12, app: { id: 15368, slug: "github-actions", name: "GitHub Actions" }, status: "completed", conclusion: "failure", latest_check_runs_count: 2, repository },
+  { id: 13, app: { id: 88, slug: "circleci", name: "CircleCI" }, status: "queued", conclusion: null, latest_check_runs_count: 1, repository },
+];
+const runs = [
+  { id: 1, name: "Shopfloor gate", status: "completed", conclusion: "failure", html_url: `${html}/runs/1`, url: "u", check_suite: { id: 10 } },
+  { id: 2, name: "build / lint", status: "completed", conclusion: "success", html_url: `${html}/actions/runs/5/job/2`, url: "u", check_suite: { id: 12 } },
+  { id: 3, name: "build / test", status: "completed", conclusion: "failure", html_url: `${html}/actions/runs/5/job/3`, url: "u", check_suite: { id: 12 } },
+];
+
+let github: ReturnType<typeof fenceGitHub>;
+beforeEach(() => {
+  github = fenceGitHub();
+});
+afterEach(() => github.close());
+
+describe("readCi", () => {
+  it("reads other apps' suites with runs, run by run, plus legacy statuses; our own app and idle suites do not count", async () => {
+    nock(api)
+      .get(suitesPath)
+      .query({ per_page: "100" })
+      .reply(200, { total_count: suites.length, check_suites: suites })
+      .get(runsPath)
+      .query({ filter: "latest", per_page: "100" })
+      .reply(200, { total_count: runs.length, check_runs: runs })
+      .get(statusPath)
+      .query({ per_page: "100" })
+      .reply(200, {
+        state: "failure",
+        commit_url: "c",
+        statuses: [
+          { context: "ci/jenkins", state: "error", target_url: "https://jenkins.example/job/1" },
+          { context: "deploy/preview", state: "pending", target_url: null },
+        ],
+      });
+
+    await expect(readCi(testOctokit(), at, sha, ownAppId)).resolves.toEqual([
+      { name: "build / lint", app: "github-actions", status: "completed", conclusion: "success", url: `${html}/actions/runs/5/job/2` },
+      { name: "build / test", app: "github-actions", status: "completed", conclusion: "failure", url: `${html}/actions/runs/5/job/3` },
+      { name: "CircleCI", app: "circleci", status: "queued", conclusion: null, url: `${html}/commit/${sha}/checks?check_suite_id=13` },
+      { name: "ci/jenkins", app: "commit-status", status: "completed", conclusion: "failure", url: "https://jenkins.example/job/1" },
+      { name: "deploy/preview", app: "commit-status", status: "in_progress", conclusion: null, url: "c" },
+    ]);
+    github.verify();
+  });
+
+  it("does not list runs when no other app has any", async () => {
+    nock(api)
+      .get(suitesPath)
+      .query(true)
+      .reply(200, { total_count: 2, check_suites: suites.slice(0, 2) })
+      .get(statusPath)
+      .query(true)
+      .reply(200, { state: "pending", commit_url: "c", statuses: [] });
+
+    await expect(readCi(testOctokit(), at, sha, ownAppId)).resolves.toEqual([]);
+    github.verify();
+  });
+});
