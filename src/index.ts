@@ -1,7 +1,7 @@
 import type { ApplicationFunctionOptions, Probot } from "probot";
 import { readSettings, type Settings } from "./config/settings.js";
 import { loadRepoConfig, repoConfigPath } from "./config/repo-config.js";
-import { defaultRepoConfig, secretsOf } from "./domain/index.js";
+import { defaultRepoConfig, secretsOf, type Event } from "./domain/index.js";
 import { FileRunStore } from "./store/file.js";
 import { LocalJobQueue } from "./queue/local.js";
 import { Engine } from "./orchestrator/engine.js";
@@ -9,6 +9,7 @@ import { defaultRetryPolicy } from "./orchestrator/retry.js";
 import { intakeLabeled } from "./intake/labeled.js";
 import { intakePush } from "./intake/push.js";
 import { intakeCheckSuite } from "./intake/check-suite.js";
+import { intakeBranchPush, intakePullRequestClosed, intakeUnlabeled } from "./intake/lifecycle.js";
 import { RepoTokenMinter } from "./github/tokens.js";
 import type { InstallationOctokit } from "./github/octokit.js";
 import { Workspace } from "./workspace/workspace.js";
@@ -35,6 +36,7 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
   return async function shopfloor(app: Probot, options: ApplicationFunctionOptions): Promise<void> {
     const settings = readSettings(process.env, process.cwd(), packageRoot());
     const cards = await loadRoleCards(settings.agentsDir);
+    const author = { name: "shopfloor[bot]", email: "shopfloor@users.noreply.github.com" };
     const store = new FileRunStore(settings.stateDir);
     const triggerLabels = new TriggerLabels(settings.stateDir, defaultRepoConfig.trigger.label);
     await triggerLabels.load();
@@ -50,7 +52,7 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
       sandbox: (request) => runSandboxed(request, { hide: [settings.stateDir, settings.workDir] }),
       commandTimeoutMs: settings.commandTimeoutMs,
       secrets: secretsOf(process.env),
-      author: { name: "shopfloor[bot]", email: "shopfloor@users.noreply.github.com" },
+      author,
       onProgress: (runId, progress) =>
         void store.recordProgress(runId, progress).catch((err: unknown) => app.log.warn({ err, runId }, "progress not recorded")),
     });
@@ -90,12 +92,21 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
         wake,
       }),
     );
-    app.on("push", (context) =>
-      intakePush(context, repoConfigPath, async (owner, repo) => {
+    const lifecycle = {
+      persist: (deliveryId: string, event: Event) => store.putDelivery({ deliveryId, event }),
+      wake,
+      triggerLabel: (owner: string, repo: string) => triggerLabels.labelFor(owner, repo),
+      botEmail: author.email,
+    };
+    app.on("pull_request.closed", (context) => intakePullRequestClosed(context, lifecycle));
+    app.on("issues.unlabeled", (context) => intakeUnlabeled(context, lifecycle));
+    app.on("push", async (context) => {
+      await intakeBranchPush(context, lifecycle);
+      await intakePush(context, repoConfigPath, async (owner, repo) => {
         const outcome = await loadRepoConfig(context.octokit as InstallationOctokit, owner, repo);
         await triggerLabels.remember(owner, repo, outcome.ok ? outcome.config.trigger.label : defaultRepoConfig.trigger.label);
-      }),
-    );
+      });
+    });
     options.addHandler(healthHandler(store));
 
     const resumed = await engine.resume();

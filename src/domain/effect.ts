@@ -53,6 +53,13 @@ export const EffectSchema = z.discriminatedUnion("kind", [
   }),
   z.object({ kind: z.literal("markReady"), ...keyed, pullNumber: z.number().int() }),
   z.object({ kind: z.literal("requestReviewers"), ...keyed, pullNumber: z.number().int(), logins: z.array(z.string()).min(1) }),
+  /** Acknowledge a command where it was given. */
+  z.object({ kind: z.literal("addReaction"), ...keyed, commentId: z.number().int(), content: z.enum(["eyes", "+1", "confused"]) }),
+  /** A short answer on the issue or PR (found again by a marker with this effect's key). */
+  z.object({ kind: z.literal("postReply"), ...keyed, issueNumber: z.number().int(), body: z.string() }),
+  z.object({ kind: z.literal("removeLabels"), ...keyed, labels: z.array(z.string()).min(1) }),
+  /** After a merge: delete the run branch, but only if its tip is what was merged. */
+  z.object({ kind: z.literal("deleteBranch"), ...keyed, branch: z.string(), expectedSha: z.string() }),
   /** Read other apps' check suites and statuses on the head commit. */
   z.object({ kind: z.literal("readCi"), ...keyed, headSha: z.string() }),
   z.object({ kind: z.literal("addLabels"), ...keyed, labels: z.array(z.string()).min(1) }),

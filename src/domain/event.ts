@@ -57,6 +57,35 @@ export const EventSchema = z.discriminatedUnion("type", [
   z.object({ ...answer, type: z.literal("ci.read"), checks: z.array(CiCheckSchema) }),
   /** A check suite of another app completed (webhook): the hint to read CI again. */
   z.object({ ...base, type: z.literal("ci.completed"), headSha: z.string() }),
+  /**
+   * A person steered the run from GitHub: a slash command in a comment, or a gate button.
+   * Intake has already checked the person's live permission (write or higher).
+   */
+  z.object({
+    ...base,
+    type: z.literal("command.received"),
+    command: z.enum(["retry", "escalate", "approve", "cancel", "status", "help"]),
+    /** The free text after the command (`/retry <note>`, `/escalate <reason>`), sanitized. */
+    note: z.string().default(""),
+    /** `/retry --model <route>`: the route for the next attempt. */
+    model: z.string().optional(),
+    /** `/retry --budget <usd>`: the run's dollar budget from now on. */
+    budgetUsd: z.number().positive().optional(),
+    by: z.string(),
+    source: z.enum(["comment", "button"]),
+    /** The comment that carried it, to acknowledge with a reaction. */
+    commentId: z.number().int().optional(),
+    /** Where the comment was: the issue or the run's PR. */
+    issueNumber: z.number().int().optional(),
+  }),
+  /** Someone without write permission tried a command: answered once per person per run. */
+  z.object({ ...base, type: z.literal("command.refused"), by: z.string(), command: z.string(), issueNumber: z.number().int().optional() }),
+  /** The run's PR was closed: merged by a person, or closed without merging. */
+  z.object({ ...base, type: z.literal("pr.closed"), merged: z.boolean(), by: z.string() }),
+  /** Someone removed the trigger label from the issue. */
+  z.object({ ...base, type: z.literal("trigger.removed"), by: z.string() }),
+  /** Commits arrived on the run branch from someone other than Shopfloor. */
+  z.object({ ...base, type: z.literal("branch.pushed"), headSha: z.string(), by: z.string() }),
   /** A person with write access approved the plan that waits (`/approve`). */
   z.object({ ...base, type: z.literal("plan.approved"), by: z.string() }),
 ]);

@@ -23,13 +23,21 @@ export const PhaseSchema = z.enum([
   "awaiting_ci",
   /** Terminal: the gate check is concluded on the PR; a person decides. */
   "gated",
+  /** A person pushed to the run branch: Shopfloor stops touching it until `/retry`. */
+  "paused",
+  /** Terminal: a person cancelled it, closed the PR unmerged, or removed the trigger label. */
+  "cancelled",
+  /** Terminal: the PR was merged by a person. */
+  "done",
   /** Terminal: the run stopped and a person has the handoff: label, assignees, comment, gate `action_required`. */
   "escalated",
   /** Terminal: the repo config is invalid; one comment names the field. */
   "rejected",
 ]);
 export type Phase = z.infer<typeof PhaseSchema>;
-export const terminalPhases: readonly Phase[] = ["gated", "escalated", "rejected"];
+export const terminalPhases: readonly Phase[] = ["gated", "escalated", "rejected", "cancelled", "done"];
+/** Phases in which a person must act before anything moves: `/retry` resumes from them. */
+export const resumablePhases: readonly Phase[] = ["escalated", "paused", "gated"];
 
 export const SubtaskStateSchema = z.object({
   status: z.enum(["pending", "running", "ok", "blocked", "failed"]),
@@ -93,6 +101,13 @@ export const RunSchema = z.object({
   fixRounds: z.number().int().nonnegative().default(0),
   ciFixes: z.number().int().nonnegative().default(0),
   ci: z.array(CiCheckSchema).optional(),
+  /** Bumped by every `/retry`: job ids of a new generation start their attempts afresh. */
+  generation: z.number().int().nonnegative().default(0),
+  /** What the person said with `/retry`, and the route they asked for, for this generation's jobs. */
+  retryNote: z.string().optional(),
+  modelOverride: z.string().optional(),
+  /** People already told they may not steer this run (one polite refusal each). */
+  refused: z.array(z.string()).default([]),
   /** Effects decided but not yet answered; the shell re-runs them after a crash. */
   pending: z.array(EffectSchema).default([]),
   /** Counter behind effect keys, so a key is never reused within a run. */

@@ -19,6 +19,9 @@ const phaseLine: Record<Run["phase"], string> = {
   reviewing: "Reviewers from different vendors are reading the change.",
   awaiting_ci: "Reviews are in; waiting for the repository's own CI on the head commit.",
   gated: "Done: the pull request is open and the `Shopfloor gate` check has concluded.",
+  paused: "Paused: someone pushed to the run branch. Shopfloor will not overwrite it; `/retry` resumes on top of it.",
+  cancelled: "Cancelled.",
+  done: "Done: the pull request was merged.",
   escalated: "Stopped and handed to a person: see the handoff comment below.",
   rejected: "Not started: the configuration is invalid.",
 };
@@ -44,9 +47,13 @@ export function renderProgress(run: Run): string {
   if (run.reviews.length > 0) lines.push("");
   if (run.failure) lines.push(`**Why it stopped:** ${run.failure.class} / ${run.failure.reason}: ${oneLine(run.failure.detail)}`, "");
   if (run.phase === "escalated" && run.question) lines.push(`**Question for a person:** ${oneLine(run.question)}`, "");
+  const effectTrouble = run.attempts.filter((a) => a.task.startsWith("effect:") && terminalPhaseNames.has(run.phase));
+  for (const a of effectTrouble.slice(-3)) lines.push(`**Note:** ${a.task.slice("effect:".length)} — ${oneLine(a.failure.detail)}`, "");
   lines.push(renderSpend(run.usage));
   return cap(lines.join("\n"));
 }
+
+const terminalPhaseNames = new Set<string>(["done", "cancelled", "gated"]);
 
 export function renderPullRequestBody(run: Run): string {
   const plan = run.plan;
@@ -199,4 +206,30 @@ function cell(text: string): string {
 
 function cap(text: string): string {
   return text.length <= maxBody ? text : `${text.slice(0, maxBody)}\n\n… (cut to fit GitHub's size limit)`;
+}
+
+export const helpText = [
+  "Shopfloor commands (a comment line that starts with one; people with write access only):",
+  "",
+  "- `/retry [note]` — resume from the failed or escalated step; the note goes into the next brief",
+  "- `/retry --model <provider/model> [note]` — the same, on another model route",
+  "- `/retry --budget <usd> [note]` — the same, with the run's budget raised to that many dollars",
+  "- `/escalate [reason]` — stop and hand the run to a person",
+  "- `/approve` — approve a plan that waits for approval",
+  "- `/cancel` — stop the run for good",
+  "- `/status` — where the run is and what it spent",
+  "- `/help` — this list",
+].join("\n");
+
+export function renderStatus(run: Run): string {
+  const running = Object.entries(run.subtasks).filter(([, s]) => s.status === "running").map(([id]) => `\`${id}\``);
+  const spent = sumUsage(run.usage);
+  return [
+    `**Status:** \`${run.phase}\` — ${phaseLine[run.phase]}`,
+    running.length > 0 ? `**Working on:** ${running.join(", ")}` : "",
+    run.pr ? `**Pull request:** #${run.pr.number}` : "",
+    `**Spend:** $${spent.costUsd.toFixed(4)} of $${run.config?.budget.usd ?? "?"}, ${spent.tokens} tokens`,
+  ]
+    .filter(Boolean)
+    .join("\n");
 }

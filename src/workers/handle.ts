@@ -173,7 +173,7 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
         usage: outcome.usage,
       };
     }
-    if (commit) await workspace.push(job.repo, commit.sha, job.branch);
+    if (commit) await workspace.push(job.repo, commit.sha, job.branch, { ownEmail: deps.author.email });
     const result: Result = {
       ...outcome.output,
       artifact: { kind: "diff", headSha: commit?.sha ?? job.fromSha, diffStat: commit?.diffStat ?? "", filesChanged: changed },

@@ -154,17 +154,38 @@ export class Workspace {
   }
 
   /** Force-pushes `sha` to Shopfloor's own run branch on origin, authenticated per command. */
-  async push(repo: Installed, sha: string, branch: string): Promise<void> {
+  /**
+   * Pushes `sha` to the run branch. The branch is Shopfloor's, so it may be moved backwards (a
+   * retried subtask replaces a commit of its own) — but never over a commit someone else made:
+   * with `ownEmail`, commits on the remote branch that `sha` does not contain must all be
+   * committed by that identity, and the push is leased on the tip that was checked.
+   */
+  async push(repo: Installed, sha: string, branch: string, opts: { ownEmail?: string } = {}): Promise<void> {
     if (!SHA.test(sha)) throw new Error(`workspace: not a full commit sha: ${JSON.stringify(sha)}`);
     const mirror = this.syncedMirror(repo);
     await runGit(["check-ref-format", `refs/heads/${branch}`], { cwd: mirror, env: this.env() });
     const cred = credentialArgs(await this.tokenFor(repo));
-    await this.locked(repo, () =>
-      runGit([...cred.args, ...NO_HOOKS, "push", "--quiet", "--force", "--no-verify", "origin", `${sha}:refs/heads/${branch}`], {
+    await this.locked(repo, async () => {
+      const remoteTip = (await runGit(["for-each-ref", "--format=%(objectname)", `refs/heads/${branch}`], { cwd: mirror, env: this.env() })).stdout.trim();
+      if (remoteTip && opts.ownEmail) {
+        const { stdout } = await runGit(["log", "--format=%ce", `${sha}..${remoteTip}`], { cwd: mirror, env: this.env() });
+        const strangers = [...new Set(stdout.split("\n").filter((e) => e && e !== opts.ownEmail))];
+        if (strangers.length > 0) {
+          throw Object.assign(new Error(`${branch} has commits by ${strangers.join(", ")} that this push would discard`), {
+            class: "permanent",
+            reason: "policy_violation",
+            detail: `${branch} has commits by someone else (${strangers.join(", ")}); Shopfloor does not overwrite them`,
+          });
+        }
+      }
+      const lease = `--force-with-lease=refs/heads/${branch}:${remoteTip}`;
+      await runGit([...cred.args, ...NO_HOOKS, "push", "--quiet", lease, "--no-verify", "origin", `${sha}:refs/heads/${branch}`], {
         cwd: mirror,
         env: { ...this.env(), ...cred.env },
-      }),
-    );
+      });
+      // The mirror's branches mirror the origin: record what the origin now holds.
+      await runGit(["update-ref", `refs/heads/${branch}`, sha], { cwd: mirror, env: this.env() });
+    });
   }
 
   /** Removes a worktree made by `addWorktree` and its registration; a missing one is fine. */

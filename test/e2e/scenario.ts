@@ -25,6 +25,8 @@ export const configYaml = [
   "  generator: openai/gpt-5-mini",
   "commands:",
   "  test: npm test",
+  "review:",
+  "  reviewers: [anthropic/claude-opus-4-1, openai/gpt-4.1]",
   "",
 ].join("\n");
 
@@ -68,6 +70,7 @@ const handoff = (exitCode: number) => ({
 /** Planner on the Anthropic route, generator on the OpenAI route; `body` is what the generator writes. */
 export function script(body: string): ModelScript {
   return {
+    ...reviewerScript(1),
     "claude-haiku-4-5": [
       { toolCalls: [{ name: "list_files", args: {} }], usage: { input: 1200, output: 40 } },
       { toolCalls: [{ name: "read_file", args: { path: "test/farewell.test.js" } }], usage: { input: 1500, output: 30, cached: 1000 } },
@@ -86,6 +89,25 @@ export function script(body: string): ModelScript {
         };
       },
     ],
+  };
+}
+
+/** A reviewer that reads nothing and approves: enough for runs that are about something else. */
+export const approvingReviewer = () => ({
+  toolCalls: [
+    {
+      name: "finish",
+      args: { verdict: "approve", summary: "The change does what the contract asks.", confidence: 0.9, findings: [], assertionChecks: [] },
+    },
+  ],
+  usage: { input: 800, output: 40 },
+});
+
+/** Reviewer turns for both reviewers; functions, so a repeated run finds them again. */
+export function reviewerScript(turns = 4): ModelScript {
+  return {
+    "claude-opus-4-1": Array.from({ length: turns }, () => approvingReviewer),
+    "gpt-4.1": Array.from({ length: turns }, () => approvingReviewer),
   };
 }
 

@@ -38,6 +38,10 @@ const readyLine = "shopfloor-crash-child ready";
 const arg = process.argv[2];
 if (!arg) throw new Error("usage: crash-child.ts <setup.json> | --wait");
 const setupPath = arg === "--wait" ? await firstLine() : arg;
+if (arg === "--wait") {
+  // The parent holds stdin open; if it dies without killing us, the app must not linger.
+  process.stdin.on("end", () => process.exit(0)).resume();
+}
 const setup = JSON.parse(readFileSync(setupPath, "utf8")) as CrashChildSetup;
 
 const github = new FakeGitHub(setup.apiBase, setup.repo, setup.token, { statePath: setup.statePath });

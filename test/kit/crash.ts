@@ -7,11 +7,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, type WriteStream } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parse as parseYaml } from "yaml";
+import { parseRepoConfig } from "../../src/config/repo-config.js";
 import { RunSchema, terminalPhases, type Run } from "../../src/domain/index.js";
 import { runGit } from "../../src/workspace/git.js";
 import { configYaml, goodFarewell, labeledPayload, plan, projectFiles } from "../e2e/scenario.js";
@@ -118,7 +120,7 @@ interface Kit {
 
 async function startKit(): Promise<Kit> {
   // A killed run repeats model calls, so every turn is a function of the request, never of a count.
-  const models = await startModelServer(statelessScript(100_000));
+  const models = await startModelServer(statelessScript(await scenarioModels(), 100_000));
   const { privateKey } = generateKeyPairSync("rsa", {
     modulusLength: 2048,
     privateKeyEncoding: { type: "pkcs8", format: "pem" },
@@ -200,7 +202,7 @@ async function runTrial(kit: Kit, t: { trial: number; killAtMs: number }, opts: 
     const second = spawnChild();
     children.push(first, second);
     first.start(setupPath, childLog);
-    await first.ready;
+    await readyWithin(first, finishTimeoutMs, stateDir);
     const sentAt = performance.now();
     const firstDelivery = deliver();
     if (!Number.isFinite(t.killAtMs)) {
@@ -219,7 +221,7 @@ async function runTrial(kit: Kit, t: { trial: number; killAtMs: number }, opts: 
       }
       const restartedAt = performance.now();
       second.start(setupPath, childLog);
-      await second.ready;
+      await readyWithin(second, finishTimeoutMs, stateDir);
       // GitHub does not retry a failed delivery; a person (or a reconciler) redelivers it with the same id.
       if (!acknowledged) {
         const status = await deliver();
@@ -333,6 +335,19 @@ function spawnChild(): Child {
   };
 }
 
+/** An app that never gets ready (its start hangs on something the kill left behind) fails the trial. */
+async function readyWithin(child: Child, timeoutMs: number, stateDir: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
+  try {
+    if ((await Promise.race([child.ready, late])) === "late") {
+      throw new Error(`the app was not ready ${timeoutMs} ms after it started; ${await runLock(stateDir)}journal tail: ${await journalTail(stateDir)}`);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function deliverWebhook(port: number, deliveryId: string, payload: unknown): Promise<number> {
   const body = JSON.stringify(payload);
   const signature = `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}`;
@@ -441,11 +456,22 @@ function statelessTurn(req: RecordedRequest): Turn {
   return { toolCalls: [{ name: "write_file", args: { path: "src/farewell.js", content: goodFarewell } }], usage: { input: 900, output: 60 } };
 }
 
-/** The scenario's planner and generator routes, and the default reviewers. */
-const scriptedModels = ["claude-haiku-4-5", "gpt-5-mini", "claude-sonnet-4-5", "gpt-5"];
+/**
+ * Every model the scenario can reach: the routes its config names or defaults to (reviewers
+ * included) and the role cards' defaults. Read, not listed, so new defaults need no edit here.
+ */
+async function scenarioModels(): Promise<string[]> {
+  const parsed = parseRepoConfig(parseYaml(configYaml));
+  const texts = [JSON.stringify(parsed.ok ? parsed.config : {})];
+  const agents = join(root, "agents");
+  for (const name of await readdir(agents)) if (name.endsWith(".md")) texts.push(await readFile(join(agents, name), "utf8"));
+  const models = new Set<string>();
+  for (const text of texts) for (const m of text.matchAll(/\b(?:anthropic|openai|openai-responses)\/([A-Za-z0-9._-]+)/g)) models.add(m[1]!);
+  return [...models];
+}
 
-function statelessScript(copies: number): ModelScript {
-  return Object.fromEntries(scriptedModels.map((model) => [model, Array.from({ length: copies }, () => statelessTurn)]));
+function statelessScript(models: string[], copies: number): ModelScript {
+  return Object.fromEntries(models.map((model) => [model, Array.from({ length: copies }, () => statelessTurn)]));
 }
 
 /** The top-level fields of the `finish` tool's schema, on the Anthropic and both OpenAI wires. */

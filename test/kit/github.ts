@@ -29,6 +29,16 @@ export interface CheckRun {
   output: { title: string; summary: string };
 }
 
+interface NoMatchTarget {
+  method?: string;
+  path?: string;
+  host?: string;
+  hostname?: string;
+  port?: string | number;
+  href?: string;
+}
+type NoMatchRequest = NoMatchTarget & { options?: NoMatchTarget };
+
 /** What GitHub "holds", as written to `statePath`: enough to rebuild the fake in a new process. */
 export interface FakeGitHubState {
   requests: GitHubRequest[];
@@ -66,12 +76,15 @@ export class FakeGitHub {
   /** `.github/shopfloor.yml` on the default branch; undefined means the file does not exist. */
   configYaml: string | undefined;
   private nextId = 1000;
-  private readonly onNoMatch = (req: { method?: string; path?: string; host?: string; hostname?: string; port?: string | number; href?: string }) => {
-    const host = req.host ?? `${req.hostname}:${req.port}`;
+  private readonly onNoMatch = (req: NoMatchRequest) => {
+    // nock 14 passes its intercepted ClientRequest, whose target is in `options`; older forms carry it on top.
+    const target = { ...req, ...req.options };
+    const host = target.host ?? `${target.hostname}:${target.port}`;
     const api = new URL(this.apiBase);
     // Loopback traffic to the app and the model server is allowed through; only GitHub is fenced.
-    if (host !== api.host && req.href?.startsWith(api.origin) !== true) return;
-    this.unexpected.push(`${req.method} ${req.path ?? req.href}`);
+    if (host !== api.host && target.href?.startsWith(api.origin) !== true) return;
+    const path = target.path ?? target.href ?? "";
+    this.unexpected.push(`${req.method ?? target.method} ${path.startsWith(api.pathname) ? path.slice(api.pathname.replace(/\/$/, "").length) : path}`);
     this.save();
   };
   private readonly statePath: string | undefined;

@@ -143,7 +143,7 @@ const bits = (mask: number, below: number): number[] => [...Array(below).keys()]
  * fails a check: cycles, self-dependencies, no generate subtask, uncovered assertions, shared files.
  */
 function planOf(shape: PlanShape): Plan {
-  const p = shape.valid && shape.fanOut ? { ...shape, n: Math.max(shape.n, 3) } : shape;
+  const p = shape.valid && shape.fanOut ? { ...shape, n: 4 } : shape;
   const pool = ["src/a.ts", "src", "docs/x.md", "test/a.test.ts"];
   const subtasks: Subtask[] = [...Array(p.n).keys()].map((i) => ({
     id: p.valid || !p.duplicateId || i < p.n - 1 || i === 0 ? `s${i}` : "s0",
@@ -348,7 +348,9 @@ function holds(check: (world: World) => void): void {
         throw error;
       }
     }),
-    { numRuns },
+    // Shrinking a 60-event failure can take long; past the limit fast-check reports the smallest
+    // counterexample found so far. A passing property needs about a second, well under it.
+    { numRuns, interruptAfterTimeLimit: 4_000 },
   );
 }
 
@@ -563,5 +565,3 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
-
-

@@ -13,6 +13,10 @@ import { postReview } from "./post-review.js";
 import { markReady } from "./mark-ready.js";
 import { requestReviewers } from "./request-reviewers.js";
 import { readCi } from "./read-ci.js";
+import { addReaction } from "./add-reaction.js";
+import { postReply } from "./post-reply.js";
+import { removeLabels } from "./remove-labels.js";
+import { deleteBranch } from "./delete-branch.js";
 
 export type { EffectContext, Answer, RepoConfigOutcome } from "./context.js";
 
@@ -46,6 +50,14 @@ export async function executeEffect(run: Run, effect: Effect, ctx: EffectContext
         return await requestReviewers(run, effect, ctx);
       case "readCi":
         return await readCi(run, effect, ctx);
+      case "addReaction":
+        return await addReaction(run, effect, ctx);
+      case "postReply":
+        return await postReply(run, effect, ctx);
+      case "removeLabels":
+        return await removeLabels(run, effect, ctx);
+      case "deleteBranch":
+        return await deleteBranch(run, effect, ctx);
     }
   } catch (error) {
     return { type: "effect.failed", failure: classifyFailure(error), jitter: Math.random() };

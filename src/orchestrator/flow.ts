@@ -1,0 +1,319 @@
+import {
+  severityRank,
+  terminalPhases,
+  type Effect,
+  type Event,
+  type Failure,
+  type Finding,
+  type Job,
+  type JobOutput,
+  type Review,
+  type Run,
+  type Usage,
+} from "../domain/index.js";
+import { checkPlan, topologicalOrder } from "./plan-check.js";
+import { evaluateGate } from "./gate.js";
+import { reflection, retryVerdict } from "./retry.js";
+import { gateAnnotations, renderGateSummary, renderPullRequestBody } from "./render.js";
+import {
+  Step,
+  attemptOf,
+  buildJob,
+  feedbackOf,
+  jobKind,
+  planJob,
+  reviewJob,
+  routeOfReviewer,
+  scrutinyJob,
+  subtaskOf,
+  type Decision,
+  type EffectInput,
+  type MachineSettings,
+} from "./step.js";
+
+export function jobSucceeded(step: Step, jobId: string, output: JobOutput): void {
+  const run = step.run;
+  if (output.kind === "plan") {
+    step.addUsage(output.usage, "planner");
+    const errors = checkPlan(output.plan);
+    if (errors.length > 0) {
+      const rejections = run.planRejections + 1;
+      step.update({ planRejections: rejections });
+      const failure: Failure = { class: "permanent", reason: "invalid_output", detail: `the plan failed its checks: ${errors.join("; ")}` };
+      step.recordAttempt(jobId, "plan", failure);
+      // One re-ask with the checker's objections in the brief; a second bad plan goes to a person.
+      if (rejections > 1) return step.escalate(failure, "The planner could not produce a plan that passes the checks twice. Should the issue be split or clarified?");
+      step.dispatch({ ...planJob(step.run, attemptOf(jobId) + 1), feedback: errors });
+      return;
+    }
+    const subtasks = Object.fromEntries(output.plan.subtasks.map((s) => [s.id, { status: "pending" as const, attempts: 0 }]));
+    step.update({ plan: output.plan, baseSha: output.baseSha, headSha: output.baseSha, subtasks });
+    if (output.plan.risk === "high" || run.config!.approval.always) {
+      step.update({ phase: "awaiting_approval" });
+      step.progress();
+      return;
+    }
+    step.update({ phase: "building" });
+    if (dispatchNext(step)) step.progress();
+    return;
+  }
+  if (output.kind === "build") {
+    const subtaskId = subtaskOf(jobId);
+    const result = output.result;
+    const subtask = run.plan!.subtasks.find((s) => s.id === subtaskId)!;
+    step.addUsage(result.usage, subtask.role);
+    step.setSubtask(subtaskId, { status: result.status, result });
+    if (result.status !== "ok") {
+      return step.escalate(
+        { class: "permanent", reason: "blocked", detail: `subtask ${subtaskId} reported ${result.status}: ${result.summary}` },
+        `The ${subtask.role} worker on "${subtask.title}" could not finish. What should it do differently, or should a person take over?`,
+      );
+    }
+    const threshold = run.config!.confidence.threshold;
+    if (result.confidence < threshold) {
+      step.setSubtask(subtaskId, { status: "blocked" });
+      return step.escalate(
+        { class: "permanent", reason: "low_confidence", detail: `subtask ${subtaskId} finished with confidence ${result.confidence} (threshold ${threshold})` },
+        `The worker on "${subtask.title}" is not sure its change is right. Is it?`,
+      );
+    }
+    step.update({ headSha: result.artifact.headSha });
+    if (dispatchNext(step)) step.progress();
+    return;
+  }
+  if (output.kind === "review") {
+    reviewArrived(step, output.review);
+    return;
+  }
+  step.update({ scrutiny: output.commands, ...(output.integrity && { integrity: output.integrity }) });
+  if (run.headSha === run.baseSha) {
+    return step.escalate({ class: "permanent", reason: "no_change", detail: "the workers finished without changing any file" }, "The workers changed nothing. Is the issue already resolved, or does it need a clearer brief?");
+  }
+  if (run.pr) {
+    // A fix round pushed to the same branch: the PR follows; review the new head.
+    startReviewRound(step);
+    return;
+  }
+  step.update({ phase: "publishing" });
+  step.emit({ kind: "openPullRequest", head: run.branch, base: run.defaultBranch!, title: run.issue.title, body: renderPullRequestBody(step.run) });
+}
+
+/** Reviewers read the head with fresh context, in parallel; the gate shows `in_progress` meanwhile. */
+export function startReviewRound(step: Step): void {
+  const round = step.run.reviewRound + 1;
+  step.update({ phase: "reviewing", reviewRound: round, reviews: [], ci: undefined });
+  step.publishGate();
+  const reviewers = step.run.config!.review.reviewers;
+  for (const [i, route] of reviewers.entries()) {
+    if (!step.dispatch(reviewJob(step.run, `r${i + 1}`, route, round, 1))) return;
+  }
+  step.progress();
+}
+
+export function reviewArrived(step: Step, review: Review): void {
+  const run = step.run;
+  step.addUsage(review.usage, "reviewer");
+  step.update({ reviews: [...run.reviews.filter((r) => r.reviewer !== review.reviewer), review] });
+  step.emit({
+    kind: "postReview",
+    pullNumber: run.pr!.number,
+    headSha: review.headSha,
+    reviewer: review.reviewer,
+    round: run.reviewRound,
+    title: `Review by ${review.route}: ${review.verdict === "approve" ? "approve" : "changes requested"}`,
+    summary: review.summary,
+    findings: review.findings.map((f, i) => ({ ...f, onDiff: review.onDiff[i] ?? false })),
+  });
+  const config = run.config!.review;
+  if (step.run.reviews.length < config.reviewers.length) return;
+  const threshold = severityRank[config.blockingSeverity];
+  const reviews = step.run.reviews;
+  const blockingFindings = reviews.flatMap((r) => r.findings.filter((f) => severityRank[f.severity] >= threshold));
+  const blocked = blockingFindings.length > 0 || reviews.some((r) => r.verdict !== "approve");
+  if (!blocked) {
+    step.update({ phase: "awaiting_ci" });
+    step.emit({ kind: "readCi", headSha: step.run.headSha! });
+    return;
+  }
+  const disagree = new Set(reviews.map((r) => r.verdict)).size > 1;
+  if (disagree && config.onDisagreement === "escalate") {
+    return step.escalate({ class: "permanent", reason: "failed_review", detail: "the reviewers disagree" }, "The reviewers disagree (see the gate summary). Which view is right?");
+  }
+  if (step.run.fixRounds >= config.fixRounds) {
+    const worst = blockingFindings.map((f) => `${f.severity} at ${f.file}:${f.line}: ${f.body}`).join("; ") || "changes requested";
+    return step.escalate(
+      { class: "permanent", reason: "failed_review", detail: `after ${step.run.fixRounds} fix round(s): ${worst}` },
+      "The review still blocks after the fix round. Should a person take over, or is a finding wrong?",
+    );
+  }
+  const findings = reviews.flatMap((r) => r.findings.filter((f) => severityRank[f.severity] >= severityRank.medium || r.verdict !== "approve"));
+  step.update({ fixRounds: step.run.fixRounds + 1 });
+  addFixSubtask(step, `fix-r${step.run.fixRounds}`, "Address the review findings", reviewBrief(reviews, findings), findings.map((f) => f.file));
+}
+
+function reviewBrief(reviews: readonly Review[], findings: readonly Finding[]): string {
+  const lines = ["The reviewers of this change asked for changes. Address every finding below, then run the tests.", ""];
+  for (const r of reviews) lines.push(`- ${r.route}: ${r.verdict} — ${r.summary.slice(0, 500)}`);
+  lines.push("", "Findings:");
+  for (const f of findings) lines.push(`- [${f.severity}] ${f.file}:${f.line} — ${f.body.slice(0, 1000)}`);
+  return lines.join("\n");
+}
+
+/** A generator subtask appended to the plan, starting from the current tip, then scrutiny and review again. */
+export function addFixSubtask(step: Step, id: string, title: string, brief: string, files: readonly string[]): void {
+  const plan = step.run.plan!;
+  const subtask = {
+    id,
+    role: "generate" as const,
+    title,
+    brief,
+    files: [...new Set(files)],
+    dependsOn: plan.subtasks.map((s) => s.id),
+    assertions: [],
+  };
+  step.update({
+    phase: "building",
+    plan: { ...plan, subtasks: [...plan.subtasks.filter((s) => s.id !== id), subtask] },
+    subtasks: { ...step.run.subtasks, [id]: { status: "pending", attempts: 0 } },
+  });
+  if (dispatchNext(step)) step.progress();
+}
+
+export function ciRead(step: Step, checks: Run["ci"] & object): void {
+  step.update({ ci: checks });
+  if (step.run.phase !== "awaiting_ci") return;
+  const red = checks.filter((c) => c.status === "completed" && !["success", "neutral", "skipped"].includes(c.conclusion ?? ""));
+  const running = checks.filter((c) => c.status !== "completed");
+  if (red.length > 0) {
+    const config = step.run.config!.ci;
+    const quoted = red.map((c) => `- ${c.name} (${c.app}): ${c.conclusion}${c.url ? ` — ${c.url}` : ""}\n${c.details.slice(0, 3000)}`).join("\n");
+    if (step.run.ciFixes >= config.fixAttempts) {
+      return step.escalate(
+        { class: "permanent", reason: "failed_review", detail: `the repository's CI failed after ${step.run.ciFixes} fix attempt(s):\n${quoted}` },
+        "The repository's CI stays red. Is the failure related to this change?",
+      );
+    }
+    step.update({ ciFixes: step.run.ciFixes + 1 });
+    const brief = ["The repository's CI failed on this change. Make it pass without weakening any test.", "", "Failing checks:", quoted].join("\n");
+    addFixSubtask(step, `ci-fix-${step.run.ciFixes}`, "Fix the failing CI", brief, []);
+    return;
+  }
+  if (running.length > 0) return;
+  concludeGate(step);
+}
+
+export function ciCompleted(run: Run, event: Extract<Event, { type: "ci.completed" }>, settings: MachineSettings): Decision {
+  if (run.phase !== "awaiting_ci" || event.headSha !== run.headSha) return { run, effects: [], note: `CI on ${event.headSha.slice(0, 12)} does not concern this run now` };
+  if (run.pending.some((e) => e.kind === "readCi")) return { run, effects: [], note: "CI is already being read" };
+  const step = new Step({ ...run, updatedAt: event.at }, settings, event.at);
+  step.emit({ kind: "readCi", headSha: run.headSha! });
+  return { run: step.run, effects: step.effects };
+}
+
+/** Everything is in: the gate concludes `success` or `failure` on the head commit. */
+export function concludeGate(step: Step): void {
+  const verdict = evaluateGate(step.run);
+  const conclusion = verdict.conclusion === "success" ? "success" : "failure";
+  const { title, summary } = renderGateSummary({ ...verdict, conclusion }, step.run);
+  step.update({ gate: { conclusion, items: verdict.items } });
+  step.emit({
+    kind: "publishGate",
+    headSha: step.run.headSha!,
+    conclusion,
+    title,
+    summary,
+    annotations: gateAnnotations(step.run),
+    actions: conclusion === "success" ? [] : ["retry", "escalate"],
+  });
+}
+
+export function jobFailed(step: Step, jobId: string, failure: Failure, usage: readonly Usage[], jitter: number): void {
+  const run = step.run;
+  const kind = jobKind(jobId);
+  const task = kind === "build" ? `build:${subtaskOf(jobId)}` : kind === "review" ? `review:${subtaskOf(jobId)}` : kind;
+  const role = kind === "plan" ? "planner" : kind === "scrutiny" ? "scrutiny" : kind === "review" ? "reviewer" : (run.plan?.subtasks.find((s) => s.id === subtaskOf(jobId))?.role ?? "worker");
+  step.addUsage(usage, role);
+  const previous = [...run.attempts].reverse().find((a) => a.task === task);
+  const lastWasThisTask = run.attempts.at(-1)?.task === task;
+  step.recordAttempt(jobId, task, failure);
+  const attempt = attemptOf(jobId);
+  const verdict = retryVerdict(failure, attempt, lastWasThisTask ? previous?.failure : undefined, jitter, step.settings.retry);
+  if (verdict.retry) {
+    const notBefore = new Date(Date.parse(step.at) + verdict.delayMs).toISOString();
+    const again =
+      kind === "plan"
+        ? planJob(step.run, attempt + 1)
+        : kind === "scrutiny"
+          ? scrutinyJob(step.run, attempt + 1)
+          : kind === "review"
+            ? reviewJob(step.run, subtaskOf(jobId), routeOfReviewer(step.run, subtaskOf(jobId)), step.run.reviewRound, attempt + 1)
+            : buildJob(step.run, subtaskOf(jobId), attempt + 1);
+    step.dispatch({ ...again, reflection: reflection(failure, attempt), ...feedbackOf(run, kind, jobId) }, notBefore);
+    return;
+  }
+  if (kind === "build") step.setSubtask(subtaskOf(jobId), { status: "failed", failure });
+  step.escalate(
+    { ...failure, detail: `${failure.detail} (${verdict.why})` },
+    failure.class === "transient"
+      ? `${task} kept failing for reasons outside the work itself (${failure.reason}). Retry later, or look at the infrastructure?`
+      : `${task} failed and retrying would not help (${failure.reason}). What should change?`,
+  );
+}
+
+export function effectFailed(step: Step, effect: Effect, failure: Failure, jitter: number): void {
+  // A missed progress update or reaction is repaired by the next write, or harmless.
+  if (effect.kind === "upsertProgressComment" || effect.kind === "addReaction") return;
+  const finished = terminalPhases.includes(step.run.phase);
+  // Work effects of a run that has ended are not retried: only its closing effects are.
+  const workEffect = ["dispatchJob", "openPullRequest", "postReview", "readCi"].includes(effect.kind);
+  // A gate update that a newer one replaced, or that no longer matches the gate, is stale.
+  const staleGate =
+    effect.kind === "publishGate" &&
+    (step.run.pending.some((e) => e.kind === "publishGate") || effect.conclusion !== step.run.gate?.conclusion);
+  if ((finished && workEffect) || staleGate) {
+    step.recordAttempt(effect.key, `effect:${effect.kind}`, failure);
+    return;
+  }
+  const attempt = (step.run.attempts.filter((a) => a.task === `effect:${effect.kind}`).length ?? 0) + 1;
+  const previous = [...step.run.attempts].reverse().find((a) => a.task === `effect:${effect.kind}`)?.failure;
+  step.recordAttempt(effect.key, `effect:${effect.kind}`, failure);
+  const verdict = retryVerdict(failure, attempt, previous, jitter, step.settings.retry);
+  if (verdict.retry) {
+    const { key: _old, notBefore: _was, ...again } = effect;
+    step.emit({ ...again, notBefore: new Date(Date.parse(step.at) + verdict.delayMs).toISOString() } as EffectInput);
+    return;
+  }
+  // After the end (or during an escalation) a failed effect is recorded and shown, never escalated again.
+  if (terminalPhases.includes(step.run.phase)) {
+    if (effect.kind !== "postHandoff") step.progress();
+    return;
+  }
+  step.escalate({ ...failure, detail: `${effect.kind}: ${failure.detail} (${verdict.why})` }, `GitHub refused ${effect.kind}. Check the App's permissions and installation.`);
+}
+
+/** Serial by default; with `parallel`, every ready subtask whose files no running one touches. */
+export function dispatchNext(step: Step): boolean {
+  const plan = step.run.plan!;
+  const order = topologicalOrder(plan.subtasks)!;
+  const done = (id: string) => step.run.subtasks[id]?.status === "ok";
+  const running = order.filter((s) => step.run.subtasks[s.id]?.status === "running");
+  const ready = order.filter((s) => step.run.subtasks[s.id]?.status === "pending" && s.dependsOn.every(done));
+  if (running.length === 0 && ready.length === 0) {
+    if (order.every((s) => done(s.id))) {
+      step.update({ phase: "scrutiny" });
+      step.dispatch(scrutinyJob(step.run, 1));
+    }
+    return true;
+  }
+  const parallel = step.run.config!.parallel;
+  // In parallel mode each writer starts from the same tip, so only read-only subtasks may join a running writer.
+  const readOnly = (id: string) => plan.subtasks.find((s) => s.id === id)!.role === "review";
+  for (const next of ready) {
+    const busyWriter = running.some((r) => !readOnly(r.id));
+    if (running.length > 0 && !(parallel && (readOnly(next.id) || !busyWriter))) break;
+    if (!step.dispatch(buildJob(step.run, next.id, 1))) return false;
+    running.push(next);
+    if (!parallel) break;
+  }
+  return true;
+}

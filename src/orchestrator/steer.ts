@@ -1,0 +1,174 @@
+import { resumablePhases, terminalPhases, type Event, type Run } from "../domain/index.js";
+import { helpText, renderStatus } from "./render.js";
+import { dispatchNext, startReviewRound } from "./flow.js";
+import { Step, planJob, scrutinyJob, type Decision, type MachineSettings } from "./step.js";
+
+type CommandEvent = Extract<Event, { type: "command.received" }>;
+
+/**
+ * A person steering the run from GitHub. Every command is acknowledged with a reaction and
+ * answered with its outcome where it was given.
+ */
+export function commandReceived(run: Run, event: CommandEvent, settings: MachineSettings): Decision {
+  const step = new Step({ ...run, updatedAt: event.at }, settings, event.at);
+  if (event.commentId !== undefined) step.emit({ kind: "addReaction", commentId: event.commentId, content: "eyes" });
+  const reply = (body: string) => step.emit({ kind: "postReply", issueNumber: event.issueNumber ?? run.issue.number, body: `@${event.by} ${body}` });
+  const terminal = terminalPhases.includes(run.phase) && !resumablePhases.includes(run.phase);
+  switch (event.command) {
+    case "help":
+      reply(`\n\n${helpText}`);
+      break;
+    case "status":
+      reply(`\n\n${renderStatus(run)}`);
+      break;
+    case "approve":
+      if (run.phase !== "awaiting_approval") {
+        reply(`there is nothing to approve: the run is \`${run.phase}\`.`);
+        break;
+      }
+      step.update({ approvedBy: event.by, phase: "building" });
+      if (dispatchNext(step)) step.progress();
+      reply("approved the plan; building now.");
+      break;
+    case "escalate":
+      if (terminalPhases.includes(run.phase)) {
+        reply(`the run is already \`${run.phase}\`.`);
+        break;
+      }
+      step.escalate(
+        { class: "permanent", reason: "blocked", detail: `escalated by @${event.by}${event.note ? `: ${event.note}` : ""}` },
+        event.note || `@${event.by} asked for a person to take over.`,
+      );
+      reply("stopped the run and posted the handoff.");
+      break;
+    case "cancel":
+      if (terminal || run.phase === "gated" || run.phase === "escalated") {
+        reply(`the run is already \`${run.phase}\`; nothing to cancel.`);
+        break;
+      }
+      cancel(step, `cancelled by @${event.by}`);
+      reply("cancelled the run.");
+      break;
+    case "retry":
+      retry(step, event, reply);
+      break;
+  }
+  return { run: step.run, effects: step.effects };
+}
+
+export function commandRefused(run: Run, event: Extract<Event, { type: "command.refused" }>, settings: MachineSettings): Decision {
+  if (run.refused.includes(event.by)) return { run, effects: [], note: `@${event.by} was already told once` };
+  const step = new Step({ ...run, refused: [...run.refused, event.by], updatedAt: event.at }, settings, event.at);
+  step.emit({
+    kind: "postReply",
+    issueNumber: event.issueNumber ?? run.issue.number,
+    body: `@${event.by} thanks — only people with write access to this repository can steer Shopfloor, so \`/${event.command}\` was not acted on.`,
+  });
+  return { run: step.run, effects: step.effects };
+}
+
+/** `/retry`: a new generation of attempts, resuming at the step that stopped, with the note in the brief. */
+function retry(step: Step, event: CommandEvent, reply: (body: string) => void): void {
+  const run = step.run;
+  if (!resumablePhases.includes(run.phase) || (run.phase === "gated" && run.gate?.conclusion === "success")) {
+    reply(`there is nothing to retry: the run is \`${run.phase}\`.`);
+    return;
+  }
+  const failure = run.failure;
+  const note = [
+    `A person (@${event.by}) asked for a retry${event.note ? `: "${event.note}"` : "."}`,
+    failure ? `What stopped the run: ${failure.class} / ${failure.reason}: ${failure.detail.slice(0, 1500)}` : "",
+  ]
+    .filter(Boolean)
+    .join("\n");
+  step.update({
+    generation: run.generation + 1,
+    retryNote: note,
+    ...(event.model !== undefined ? { modelOverride: event.model } : { modelOverride: undefined }),
+    ...(event.budgetUsd !== undefined && { config: { ...run.config!, budget: { ...run.config!.budget, usd: event.budgetUsd } } }),
+    failure: undefined,
+    question: undefined,
+  });
+  step.emit({ kind: "removeLabels", labels: [step.settings.blockedLabel] });
+  resume(step);
+  if (step.run.phase !== "escalated") {
+    reply(`retrying from \`${step.run.phase}\`${event.model ? ` on \`${event.model}\`` : ""}${event.budgetUsd ? ` with a budget of $${event.budgetUsd}` : ""}.`);
+    step.progress();
+  } else {
+    reply("could not resume: see the new handoff.");
+  }
+}
+
+/** Pick up at the first step that is not done, from the notes alone. */
+function resume(step: Step): void {
+  const run = step.run;
+  if (!run.config) {
+    step.update({ phase: "configuring" });
+    step.emit({ kind: "loadConfig" });
+    return;
+  }
+  if (!run.plan) {
+    step.update({ phase: "planning" });
+    step.dispatch(planJob(step.run, 1));
+    return;
+  }
+  const notOk = Object.entries(run.subtasks).filter(([, s]) => s.status !== "ok");
+  if (notOk.length > 0) {
+    const reset = Object.fromEntries(notOk.map(([id, s]) => [id, { ...s, status: "pending" as const }]));
+    step.update({ phase: "building", subtasks: { ...run.subtasks, ...reset } });
+    dispatchNext(step);
+    return;
+  }
+  if (!run.scrutiny || run.phase === "paused") {
+    step.update({ phase: "scrutiny" });
+    step.dispatch(scrutinyJob(step.run, 1));
+    return;
+  }
+  if (!run.pr) {
+    step.update({ phase: "publishing", scrutiny: undefined });
+    step.dispatch(scrutinyJob(step.run, 1));
+    return;
+  }
+  // Reviews or CI stopped it: a fresh review round on the head decides again, with the note in the briefs.
+  step.update({ fixRounds: 0, ciFixes: 0 });
+  startReviewRound(step);
+}
+
+function cancel(step: Step, why: string): void {
+  step.update({ phase: "cancelled", question: why });
+  const sha = step.run.headSha ?? step.run.baseSha;
+  if (sha && step.run.pr) {
+    step.update({ gate: { conclusion: "action_required", items: step.run.gate?.items ?? [] } });
+    step.emit({ kind: "publishGate", headSha: sha, conclusion: "action_required", title: "Cancelled", summary: why, annotations: [], actions: [] });
+  }
+  step.progress();
+}
+
+export function prClosed(run: Run, event: Extract<Event, { type: "pr.closed" }>, settings: MachineSettings): Decision {
+  if (terminalPhases.includes(run.phase) && run.phase !== "gated" && run.phase !== "escalated") return { run, effects: [], note: `already ${run.phase}` };
+  const step = new Step({ ...run, updatedAt: event.at }, settings, event.at);
+  if (event.merged) {
+    step.update({ phase: "done" });
+    // The branch goes only if its tip is what was merged: nothing unmerged is ever lost.
+    if (run.headSha) step.emit({ kind: "deleteBranch", branch: run.branch, expectedSha: run.headSha });
+    step.progress();
+  } else {
+    cancel(step, `the pull request was closed without merging by @${event.by}`);
+  }
+  return { run: step.run, effects: step.effects };
+}
+
+export function triggerRemoved(run: Run, event: Extract<Event, { type: "trigger.removed" }>, settings: MachineSettings): Decision {
+  if (terminalPhases.includes(run.phase)) return { run, effects: [], note: `already ${run.phase}` };
+  const step = new Step({ ...run, updatedAt: event.at }, settings, event.at);
+  cancel(step, `the trigger label was removed by @${event.by}`);
+  return { run: step.run, effects: step.effects };
+}
+
+/** Someone else's commits on the run branch: stop touching it; `/retry` resumes on top of them. */
+export function branchPushed(run: Run, event: Extract<Event, { type: "branch.pushed" }>, settings: MachineSettings): Decision {
+  if (event.headSha === run.headSha || terminalPhases.includes(run.phase)) return { run, effects: [], note: "not a foreign push, or the run is over" };
+  const step = new Step({ ...run, phase: "paused", headSha: event.headSha, updatedAt: event.at }, settings, event.at);
+  step.progress();
+  return { run: step.run, effects: step.effects };
+}
