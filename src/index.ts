@@ -5,11 +5,15 @@ import { defaultRepoConfig, secretsOf, type Event } from "./domain/index.js";
 import { FileRunStore } from "./store/file.js";
 import { LocalJobQueue } from "./queue/local.js";
 import { Engine } from "./orchestrator/engine.js";
+import { Monitor } from "./orchestrator/monitor.js";
+import { reconcile } from "./orchestrator/reconcile.js";
 import { defaultRetryPolicy } from "./orchestrator/retry.js";
 import { intakeLabeled } from "./intake/labeled.js";
 import { intakePush } from "./intake/push.js";
 import { intakeCheckSuite } from "./intake/check-suite.js";
 import { intakeBranchPush, intakePullRequestClosed, intakeUnlabeled } from "./intake/lifecycle.js";
+import { intakeComment } from "./intake/comment.js";
+import { intakeButton } from "./intake/button.js";
 import { RepoTokenMinter } from "./github/tokens.js";
 import type { InstallationOctokit } from "./github/octokit.js";
 import { Workspace } from "./workspace/workspace.js";
@@ -24,6 +28,7 @@ import { formatTrace } from "./store/format-trace.js";
 
 export interface Shopfloor {
   engine: Engine;
+  monitor: Monitor;
   settings: Settings;
   store: FileRunStore;
 }
@@ -98,6 +103,24 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
       triggerLabel: (owner: string, repo: string) => triggerLabels.labelFor(owner, repo),
       botEmail: author.email,
     };
+    app.on("issue_comment.created", (context) =>
+      intakeComment(context, {
+        persist: lifecycle.persist,
+        wake,
+        isRunIssue: async (owner, repo, number) => {
+          if (await store.load(`${owner}/${repo}#${number}`)) return { runIssue: number };
+          for (const runId of await store.listRuns()) {
+            if (!runId.startsWith(`${owner}/${repo}#`)) continue;
+            const run = await store.load(runId);
+            if (run?.pr?.number === number) return { runIssue: run.issue.number };
+          }
+          return undefined;
+        },
+      }),
+    );
+    app.on("check_run.requested_action", (context) =>
+      intakeButton(context, { persist: lifecycle.persist, wake, appId: Number(process.env.APP_ID) || undefined }),
+    );
     app.on("pull_request.closed", (context) => intakePullRequestClosed(context, lifecycle));
     app.on("issues.unlabeled", (context) => intakeUnlabeled(context, lifecycle));
     app.on("push", async (context) => {
@@ -109,10 +132,42 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
     });
     options.addHandler(healthHandler(store));
 
+    let sweeps = 0;
+    const monitor = new Monitor({
+      store,
+      queue,
+      log: app.log.child({ name: "monitor" }),
+      reviveOrphans: () => engine.reviveOrphans(),
+      submit: async (event) => {
+        // Reconciled requests go through the inbox like deliveries: deduped by their derived id.
+        if (event.type === "run.requested") {
+          if (await store.putDelivery({ deliveryId: event.deliveryId, event })) wake();
+          return;
+        }
+        await engine.submit(event);
+      },
+      reconcile: async () => {
+        const due = settings.reconcileEvery > 0 && sweeps % settings.reconcileEvery === 0;
+        sweeps++;
+        if (!due) return [];
+        return reconcile({
+          store,
+          appOctokit: () => app.auth() as Promise<InstallationOctokit>,
+          octokitFor,
+          triggerLabel: (owner, repo) => triggerLabels.labelFor(owner, repo),
+        }).catch((err: unknown) => {
+          app.log.warn({ err }, "reconciliation with GitHub failed; next sweep tries again");
+          return [];
+        });
+      },
+    });
+
     const resumed = await engine.resume();
     app.log.info({ resumed, stateDir: settings.stateDir }, "Shopfloor ready");
     wake();
-    onReady?.({ engine, settings, store });
+    monitor.start(settings.monitorIntervalMs);
+    void monitor.sweep().catch((err: unknown) => app.log.warn({ err }, "first monitor sweep failed"));
+    onReady?.({ engine, settings, store, monitor });
   };
 }
 

@@ -17,6 +17,10 @@ const SettingsSchema = z.object({
   SHOPFLOOR_RETRY_BASE_MS: z.coerce.number().int().nonnegative().default(2_000),
   /** Wall time of one repo command (install, lint, test) in the sandbox. */
   SHOPFLOOR_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(10 * 60_000),
+  /** How often the monitor sweeps for stalls and expired waits (no model call is ever made). */
+  SHOPFLOOR_MONITOR_INTERVAL_MS: z.coerce.number().int().positive().default(30_000),
+  /** Every how many sweeps GitHub is reconciled with the runs, the first sweep at start included (it costs API reads); 0 = never. */
+  SHOPFLOOR_RECONCILE_EVERY: z.coerce.number().int().nonnegative().default(10),
   /** Where the role cards are. */
   SHOPFLOOR_AGENTS_DIR: z.string().optional(),
 });
@@ -30,6 +34,8 @@ export interface Settings {
   retryBaseDelayMs: number;
   commandTimeoutMs: number;
   agentsDir: string;
+  monitorIntervalMs: number;
+  reconcileEvery: number;
 }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), packageRoot = cwd): Settings {
@@ -47,6 +53,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     maxAttempts: s.SHOPFLOOR_MAX_ATTEMPTS,
     retryBaseDelayMs: s.SHOPFLOOR_RETRY_BASE_MS,
     commandTimeoutMs: s.SHOPFLOOR_COMMAND_TIMEOUT_MS,
+    monitorIntervalMs: s.SHOPFLOOR_MONITOR_INTERVAL_MS,
+    reconcileEvery: s.SHOPFLOOR_RECONCILE_EVERY,
     agentsDir: resolve(cwd, s.SHOPFLOOR_AGENTS_DIR ?? resolve(packageRoot, "agents")),
   };
 }

@@ -17,7 +17,8 @@ export const EffectSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("loadConfig"), ...keyed }),
   z.object({ kind: z.literal("upsertProgressComment"), ...keyed, body: z.string() }),
   z.object({ kind: z.literal("postConfigError"), ...keyed, body: z.string() }),
-  z.object({ kind: z.literal("dispatchJob"), ...keyed, job: JobSchema }),
+  /** `at`: when it was decided, from which the monitor measures a job that never reports progress. */
+  z.object({ kind: z.literal("dispatchJob"), ...keyed, job: JobSchema, at: z.string().optional() }),
   z.object({
     kind: z.literal("openPullRequest"),
     ...keyed,

@@ -77,9 +77,15 @@ export const EventSchema = z.discriminatedUnion("type", [
     commentId: z.number().int().optional(),
     /** Where the comment was: the issue or the run's PR. */
     issueNumber: z.number().int().optional(),
+    /** The command was malformed (e.g. `--budget lots`): it is answered, not acted on. */
+    error: z.string().optional(),
   }),
   /** Someone without write permission tried a command: answered once per person per run. */
   z.object({ ...base, type: z.literal("command.refused"), by: z.string(), command: z.string(), issueNumber: z.number().int().optional() }),
+  /** The monitor saw no progress from a running job for too long (the job was stopped). */
+  z.object({ ...answer, type: z.literal("job.stalled"), jobId: z.string(), idleMs: z.number().nonnegative() }),
+  /** The monitor saw a run wait on CI or on a person past its limit. */
+  z.object({ ...base, type: z.literal("wait.expired"), waitingFor: z.enum(["ci", "approval"]), waitedMs: z.number().nonnegative() }),
   /** The run's PR was closed: merged by a person, or closed without merging. */
   z.object({ ...base, type: z.literal("pr.closed"), merged: z.boolean(), by: z.string() }),
   /** Someone removed the trigger label from the issue. */

@@ -96,6 +96,18 @@ export const RepoConfigSchema = z
       })
       .strict()
       .default({ fixAttempts: 2 }),
+    /** How long the monitor lets things wait before acting. */
+    limits: z
+      .object({
+        /** A job with no progress (no model turn) for this long is stopped and replaced. */
+        stallMinutes: z.number().positive().max(24 * 60).default(10),
+        /** A run waiting on the repo's CI this long is escalated. */
+        ciWaitMinutes: z.number().positive().default(120),
+        /** A plan waiting for `/approve` this long is escalated. */
+        approvalWaitHours: z.number().positive().default(72),
+      })
+      .strict()
+      .default({ stallMinutes: 10, ciWaitMinutes: 120, approvalWaitHours: 72 }),
     /** Paths no run may change; a change there fails the gate. */
     protectedPaths: z.array(z.string().min(1)).default([".github/workflows/**"]),
     /** GitHub logins assigned when a run is escalated, and asked to review when it is ready. */

@@ -51,11 +51,8 @@ export async function intakeComment(context: Context<"issue_comment.created">, d
     await record(context, deps, log, { type: "command.refused", runId, at, by: sender, command: parsed.command, issueNumber: number });
     return;
   }
-  if (parsed.error) {
-    // Running `/retry --budget lots` with the old budget would do what the person did not ask.
-    log.info({ runId, command: parsed.command, error: parsed.error }, "ignored: the command has a malformed flag");
-    return;
-  }
+  // A malformed flag is persisted with its error: the engine answers it instead of acting on it,
+  // since running `/retry --budget lots` with the old budget would do what the person did not ask.
   await record(context, deps, log, {
     type: "command.received",
     runId,
@@ -68,6 +65,7 @@ export async function intakeComment(context: Context<"issue_comment.created">, d
     source: "comment",
     commentId: payload.comment.id,
     issueNumber: number,
+    ...(parsed.error !== undefined && { error: parsed.error }),
   });
 }
 

@@ -88,6 +88,36 @@ export class Engine {
     return resumed;
   }
 
+  /**
+   * Launch pending effects that nothing is performing: an answer whose submit failed (a lock
+   * timeout, a full disk) leaves its effect pending with no task behind it. The monitor calls this.
+   */
+  async reviveOrphans(): Promise<number> {
+    let revived = 0;
+    for (const runId of await this.deps.store.listRuns()) {
+      const run = await this.deps.store.load(runId);
+      for (const effect of run?.pending ?? []) {
+        if (this.inFlight.has(effect.key)) continue;
+        this.deps.log.warn({ runId, key: effect.key }, "pending effect had no task; launching it again");
+        this.launch(runId, effect);
+        revived++;
+      }
+    }
+    return revived;
+  }
+
+  /** An answer is computed once; a failing submit is tried again before giving up to `reviveOrphans`. */
+  private async submitWithRetry(event: Event): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.submit(event);
+      } catch (error) {
+        if (attempt >= 5 || this.stopped) throw error;
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
+    }
+  }
+
   /** Turn persisted deliveries into events; each is taken once, even across restarts. */
   async drainInbox(): Promise<void> {
     for (const entry of await this.deps.store.pendingDeliveries()) {
@@ -121,7 +151,7 @@ export class Engine {
         this.deps.log.warn({ runId, effect: effect.kind, key: effect.key, failure: answer.failure }, "effect failed");
       }
       if (this.stopped) return;
-      await this.submit({ ...answer, runId, at: this.now(), key: effect.key } as Event);
+      await this.submitWithRetry({ ...answer, runId, at: this.now(), key: effect.key } as Event);
     };
     let task: Promise<void>;
     if (effect.kind === "dispatchJob") {

@@ -113,7 +113,9 @@ export function startReviewRound(step: Step): void {
 export function reviewArrived(step: Step, review: Review): void {
   const run = step.run;
   step.addUsage(review.usage, "reviewer");
-  step.update({ reviews: [...run.reviews.filter((r) => r.reviewer !== review.reviewer), review] });
+  // Kept in reviewer order, whatever order they finish in, so summaries read the same every time.
+  const reviews = [...run.reviews.filter((r) => r.reviewer !== review.reviewer), review].sort((a, b) => a.reviewer.localeCompare(b.reviewer, "en", { numeric: true }));
+  step.update({ reviews });
   step.emit({
     kind: "postReview",
     pullNumber: run.pr!.number,
@@ -127,7 +129,6 @@ export function reviewArrived(step: Step, review: Review): void {
   const config = run.config!.review;
   if (step.run.reviews.length < config.reviewers.length) return;
   const threshold = severityRank[config.blockingSeverity];
-  const reviews = step.run.reviews;
   const blockingFindings = reviews.flatMap((r) => r.findings.filter((f) => severityRank[f.severity] >= threshold));
   const blocked = blockingFindings.length > 0 || reviews.some((r) => r.verdict !== "approve");
   if (!blocked) {
@@ -316,4 +317,48 @@ export function dispatchNext(step: Step): boolean {
     if (!parallel) break;
   }
   return true;
+}
+
+/** Stalls a job may have before the run goes to a person: each time it is replaced with a note. */
+export const maxStalls = 3;
+
+/**
+ * The monitor stopped a job that made no progress. It is replaced with an adjusted brief, up to
+ * three stalls of the same task; then a person is asked. Stalls do not use the retry policy's
+ * attempts: a hung provider is not the worker's failure.
+ */
+export function jobStalled(step: Step, jobId: string, idleMs: number): void {
+  const kind = jobKind(jobId);
+  const task = kind === "build" ? `build:${subtaskOf(jobId)}` : kind === "review" ? `review:${subtaskOf(jobId)}` : kind;
+  const minutes = Math.round(idleMs / 60_000);
+  const failure: Failure = { class: "transient", reason: "worker_lost", detail: `no progress for ${minutes} min (${Math.round(idleMs / 1000)} s); stopped` };
+  const stalls = step.run.attempts.filter((a) => a.task === task && a.failure.reason === "worker_lost" && a.failure.detail.startsWith("no progress")).length + 1;
+  step.recordAttempt(jobId, task, failure);
+  if (stalls >= maxStalls) {
+    if (kind === "build") step.setSubtask(subtaskOf(jobId), { status: "failed", failure });
+    return step.escalate({ ...failure, detail: `${task} stalled ${stalls} times: ${failure.detail}` }, "Needs manual help: the worker keeps stalling without progress.");
+  }
+  const attempt = attemptOf(jobId) + 1;
+  const again =
+    kind === "plan"
+      ? planJob(step.run, attempt)
+      : kind === "scrutiny"
+        ? scrutinyJob(step.run, attempt)
+        : kind === "review"
+          ? reviewJob(step.run, subtaskOf(jobId), routeOfReviewer(step.run, subtaskOf(jobId)), step.run.reviewRound, attempt)
+          : buildJob(step.run, subtaskOf(jobId), attempt);
+  const note = `The previous attempt stalled: ${failure.detail}. Work in small steps: one tool call per turn, and finish as soon as the brief is done.`;
+  step.dispatch({ ...again, reflection: note, ...feedbackOf(step.run, kind, jobId) });
+}
+
+export function waitExpired(run: Run, event: Extract<Event, { type: "wait.expired" }>, settings: MachineSettings): Decision {
+  const waiting = event.waitingFor === "ci" ? run.phase === "awaiting_ci" : run.phase === "awaiting_approval";
+  if (!waiting) return { run, effects: [], note: `no longer waiting for ${event.waitingFor}` };
+  const step = new Step({ ...run, updatedAt: event.at }, settings, event.at);
+  const hours = (event.waitedMs / 3_600_000).toFixed(1);
+  step.escalate(
+    { class: "permanent", reason: "blocked", detail: `waited ${hours} h for ${event.waitingFor === "ci" ? "the repository's CI" : "plan approval"}` },
+    event.waitingFor === "ci" ? "The repository's CI never finished on the head commit. Is it configured to run on this branch?" : "The plan waits for `/approve`. Approve it, or `/cancel`?",
+  );
+  return { run: step.run, effects: step.effects };
 }

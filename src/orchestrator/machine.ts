@@ -12,7 +12,7 @@ import {
   type Usage,
 } from "../domain/index.js";
 import { Step, defaultMachineSettings, planJob, runBranch, type Decision, type MachineSettings } from "./step.js";
-import { ciCompleted, dispatchNext, effectFailed, jobFailed, jobSucceeded, startReviewRound, ciRead } from "./flow.js";
+import { ciCompleted, dispatchNext, effectFailed, jobFailed, jobStalled, jobSucceeded, startReviewRound, ciRead, waitExpired } from "./flow.js";
 import { commandReceived, commandRefused, prClosed, triggerRemoved, branchPushed } from "./steer.js";
 import { renderConfigError } from "./render.js";
 
@@ -32,6 +32,7 @@ export function decide(run: Run | undefined, event: Event, settings: MachineSett
   if (event.type === "pr.closed") return prClosed(run, event, settings);
   if (event.type === "trigger.removed") return triggerRemoved(run, event, settings);
   if (event.type === "branch.pushed") return branchPushed(run, event, settings);
+  if (event.type === "wait.expired") return waitExpired(run, event, settings);
   if (!run.pending.some((e) => e.key === event.key)) {
     return { run, effects: [], note: `${event.type} answers ${event.key}, which is not pending (a repeat)` };
   }
@@ -59,6 +60,9 @@ export function decide(run: Run | undefined, event: Event, settings: MachineSett
       break;
     case "job.succeeded":
       jobSucceeded(step, event.jobId, event.output);
+      break;
+    case "job.stalled":
+      jobStalled(step, event.jobId, event.idleMs);
       break;
     case "job.failed":
       jobFailed(step, event.jobId, event.failure, event.usage, event.jitter ?? 0.5);

@@ -14,6 +14,10 @@ export function commandReceived(run: Run, event: CommandEvent, settings: Machine
   if (event.commentId !== undefined) step.emit({ kind: "addReaction", commentId: event.commentId, content: "eyes" });
   const reply = (body: string) => step.emit({ kind: "postReply", issueNumber: event.issueNumber ?? run.issue.number, body: `@${event.by} ${body}` });
   const terminal = terminalPhases.includes(run.phase) && !resumablePhases.includes(run.phase);
+  if (event.error) {
+    reply(`\`/${event.command}\` was not acted on: ${event.error}. \`/help\` lists the commands.`);
+    return { run: step.run, effects: step.effects };
+  }
   switch (event.command) {
     case "help":
       reply(`\n\n${helpText}`);

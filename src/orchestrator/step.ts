@@ -204,7 +204,7 @@ export class Step {
       this.setSubtask(capped.subtask.id, { status: "running", attempts: prior.attempts + 1 });
     }
     if (this.run.retryNote && capped.reflection === undefined) capped = { ...capped, reflection: this.run.retryNote };
-    this.emit({ kind: "dispatchJob", job: capped, ...(notBefore !== undefined && { notBefore }) });
+    this.emit({ kind: "dispatchJob", job: capped, at: this.at, ...(notBefore !== undefined && { notBefore }) });
     return true;
   }
 

@@ -9,6 +9,7 @@ import type { JobHandler, JobQueue } from "./job-queue.js";
 export class LocalJobQueue implements JobQueue {
   private readonly queue: PQueue;
   private readonly inFlight = new Map<string, Promise<JobOutcome>>();
+  private readonly running = new Map<string, { startedAt: number; controller: AbortController }>();
 
   constructor(
     private readonly handler: JobHandler,
@@ -28,7 +29,18 @@ export class LocalJobQueue implements JobQueue {
       });
     }
     const outcome = this.queue
-      .add(() => this.handler(job), { throwOnTimeout: true })
+      .add(
+        async () => {
+          const controller = new AbortController();
+          this.running.set(job.jobId, { startedAt: Date.now(), controller });
+          try {
+            return await this.handler(job, controller.signal);
+          } finally {
+            this.running.delete(job.jobId);
+          }
+        },
+        { throwOnTimeout: true },
+      )
       .then(
         (result) => result as JobOutcome,
         (error: unknown): JobOutcome => ({ ok: false, failure: classifyFailure(error), usage: [] }),
@@ -36,6 +48,17 @@ export class LocalJobQueue implements JobQueue {
       .finally(() => this.inFlight.delete(job.jobId));
     this.inFlight.set(job.jobId, outcome);
     return outcome;
+  }
+
+  startedAt(jobId: string): number | undefined {
+    return this.running.get(jobId)?.startedAt;
+  }
+
+  cancel(jobId: string, reason: string): boolean {
+    const job = this.running.get(jobId);
+    if (!job) return false;
+    job.controller.abort(new Error(reason));
+    return true;
   }
 
   size(): number {

@@ -1,4 +1,5 @@
-import { readFile, readdir, mkdir, open, rename } from "node:fs/promises";
+import { link, readFile, readdir, mkdir, open, rename, unlink } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { RunSchema, EventSchema, JobProgressSchema, type JobProgress, type Run } from "../domain/index.js";
 import { writeFileAtomic, appendLineDurably } from "./atomic.js";
@@ -93,6 +94,11 @@ export class FileRunStore implements RunStore {
     }
   }
 
+  /**
+   * The first writer of a delivery id wins: the entry is written to a private temp file and
+   * hard-linked into `pending/` (atomic; EEXIST means seen). A kill mid-write leaves only a
+   * temp file, so GitHub's redelivery of the same id is still taken.
+   */
   async putDelivery(entry: InboxEntry): Promise<boolean> {
     const name = `${safe(entry.deliveryId)}.json`;
     const pending = join(this.root, "deliveries", "pending");
@@ -100,18 +106,27 @@ export class FileRunStore implements RunStore {
     await mkdir(pending, { recursive: true });
     await mkdir(taken, { recursive: true });
     if ((await readFile(join(taken, name), "utf8").catch(notFound)) !== undefined) return false;
+    const tmp = join(pending, `.${name}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+    const handle = await open(tmp, "wx");
     try {
-      // `wx` makes the first writer win when the same delivery arrives twice at once.
-      const handle = await open(join(pending, `${name}.tmp`), "wx");
       await handle.writeFile(JSON.stringify(entry));
       await handle.sync();
+    } finally {
       await handle.close();
+    }
+    try {
+      await link(tmp, join(pending, name));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
       throw error;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
     }
-    if ((await readFile(join(pending, name), "utf8").catch(notFound)) !== undefined) return false;
-    await rename(join(pending, `${name}.tmp`), join(pending, name));
+    // Taken between our check and our link: the engine already has it.
+    if ((await readFile(join(taken, name), "utf8").catch(notFound)) !== undefined) {
+      await unlink(join(pending, name)).catch(() => undefined);
+      return false;
+    }
     return true;
   }
 

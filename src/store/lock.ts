@@ -1,4 +1,5 @@
-import { open, readFile, unlink, mkdir } from "node:fs/promises";
+import { link, mkdir, open, readFile, stat, unlink } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
 import { dirname } from "node:path";
 
 /**
@@ -21,18 +22,31 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts =
   }
 }
 
+/**
+ * The lock appears with its owner's pid already in it: the pid is written to a private temp
+ * file, then hard-linked into place (atomic; EEXIST means held). A kill between create and
+ * write can no longer leave an empty lock that nobody can prove stale.
+ */
 async function tryAcquire(path: string): Promise<boolean> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}`;
+  const handle = await open(tmp, "wx");
   try {
-    const handle = await open(path, "wx");
     await handle.writeFile(String(process.pid));
     await handle.sync();
+  } finally {
     await handle.close();
+  }
+  try {
+    await link(tmp, path);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
   const owner = Number((await readFile(path, "utf8").catch(() => "")).trim());
-  if (owner && owner !== process.pid && !isAlive(owner)) {
+  // An empty lock can only be left by an older writer killed mid-write; one nobody owns is stale.
+  if ((owner && owner !== process.pid && !isAlive(owner)) || (!owner && (await ageMs(path)) > 5_000)) {
     await unlink(path).catch(() => undefined);
   }
   return false;
@@ -45,4 +59,9 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+async function ageMs(path: string): Promise<number> {
+  const info = await stat(path).catch(() => undefined);
+  return info ? Date.now() - info.mtimeMs : 0;
 }

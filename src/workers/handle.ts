@@ -43,6 +43,8 @@ export interface JobHandlerDeps {
   scratchDir: string;
   /** Credentials and base URL for a route, for CLI agents (from the operator's settings). */
   endpointFor(route: string): Endpoint;
+  /** Aborts when the monitor stops the job (no progress): the agent loop ends at once. */
+  stop?: AbortSignal;
   /** Told after every turn of an agent; kept by the store for the monitor and people. */
   onProgress?(runId: string, progress: JobProgress): void;
 }
@@ -53,13 +55,14 @@ const outputTailChars = 4000;
 const maxCommandOutputBytes = 1024 * 1024;
 
 /** job → Result, on a runner. Never throws: every failure comes back typed. */
-export function createJobHandler(deps: JobHandlerDeps): (job: Job) => Promise<JobOutcome> {
-  return async (job) => {
+export function createJobHandler(deps: JobHandlerDeps): (job: Job, signal?: AbortSignal) => Promise<JobOutcome> {
+  return async (job, signal) => {
+    const withStop = signal ? { ...deps, stop: signal } : deps;
     try {
-      if (job.kind === "plan") return await planJob(job, deps);
-      if (job.kind === "build") return await buildJob(job, deps);
-      if (job.kind === "review") return await reviewJob(job, deps);
-      return await scrutinyJob(job, deps);
+      if (job.kind === "plan") return await planJob(job, withStop);
+      if (job.kind === "build") return await buildJob(job, withStop);
+      if (job.kind === "review") return await reviewJob(job, withStop);
+      return await scrutinyJob(job, withStop);
     } catch (error) {
       return { ok: false, failure: classifyFailure(error), usage: [] };
     }
@@ -81,7 +84,7 @@ async function planJob(job: Extract<Job, { kind: "plan" }>, deps: JobHandlerDeps
       tools,
       finish: { schema: PlanSchema, description: "Submit the plan: subtasks and the validation contract." },
       maxTurns: card.maxTurns,
-      signal: AbortSignal.timeout(card.timeoutMs),
+      signal: jobSignal(deps, card.timeoutMs),
       ...(job.cap && { cap: job.cap }),
       onProgress: reporter(deps, job, undefined).onProgress,
     });
@@ -127,7 +130,7 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
                 tools,
                 finish: { schema: ReviewReportSchema, description: "Submit your review: verdict, findings, assertion checks." },
                 maxTurns: card.maxTurns,
-                signal: AbortSignal.timeout(card.timeoutMs),
+                signal: jobSignal(deps, card.timeoutMs),
                 ...(job.cap && { cap: job.cap }),
                 onProgress: progress.onProgress,
               }),
@@ -139,7 +142,7 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
               tools,
               finish: { schema: WorkerReportSchema, description: "Report the outcome with an honest handoff." },
               maxTurns: card.maxTurns,
-              signal: AbortSignal.timeout(card.timeoutMs),
+              signal: jobSignal(deps, card.timeoutMs),
               ...(job.cap && { cap: job.cap }),
               onProgress: progress.onProgress,
             })
@@ -282,6 +285,11 @@ function asWorkerReport(outcome: AgentOutcome<ReviewReport>): AgentOutcome<Worke
       },
     },
   };
+}
+
+function jobSignal(deps: JobHandlerDeps, timeoutMs: number): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return deps.stop ? AbortSignal.any([timeout, deps.stop]) : timeout;
 }
 
 /** A retried job learns what failed last time; a re-asked plan learns what the checker refused. */

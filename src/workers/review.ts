@@ -23,7 +23,7 @@ import { buildTools } from "./tools.js";
 export type ReviewJob = Extract<Job, { kind: "review" }>;
 
 /** What a review needs of the runner: no sandbox, no git author, no push. */
-export type ReviewDeps = Pick<JobHandlerDeps, "workspace" | "cards" | "modelFor" | "onProgress">;
+export type ReviewDeps = Pick<JobHandlerDeps, "workspace" | "cards" | "modelFor" | "onProgress" | "stop">;
 
 /** Never throws: every failure comes back typed. */
 export async function reviewJob(job: ReviewJob, deps: ReviewDeps): Promise<JobOutcome> {
@@ -59,7 +59,7 @@ async function review(job: ReviewJob, deps: ReviewDeps): Promise<JobOutcome> {
         description: "Submit the review: verdict, summary, findings on changed lines, and a check of each review assertion.",
       },
       maxTurns: card.maxTurns,
-      signal: AbortSignal.timeout(card.timeoutMs),
+      signal: deps.stop ? AbortSignal.any([AbortSignal.timeout(card.timeoutMs), deps.stop]) : AbortSignal.timeout(card.timeoutMs),
       ...(job.cap && { cap: job.cap }),
       onProgress: (p) =>
         deps.onProgress?.(job.runId, { jobId: job.jobId, at: new Date().toISOString(), turn: p.turn, toolCalls: p.toolCalls, filesChanged: 0 }),

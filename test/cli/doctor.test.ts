@@ -69,8 +69,10 @@ describe("doctor", () => {
   it("passes on this machine, lists orphans, and never prints a secret", async () => {
     await writeRun("acme", "shop", 7, "building");
     await writeRun("acme", "shop", 8, "gated");
+    await writeRun("acme", "shop", 9, "cancelled");
     const live = await worktree("acme", "shop", "7-impl-a1");
     const finished = await worktree("acme", "shop", "8-review-openai-r1-a1");
+    const cancelled = await worktree("acme", "shop", "9-scrutiny-1-2");
     const unknown = await worktree("acme", "shop", "12-plan-a1");
     const otherRepo = await worktree("acme", "other", "7-impl-a1");
     const staleJob = join(workDir, "jobs", "acme-shop-3-impl-a1");
@@ -97,7 +99,7 @@ describe("doctor", () => {
     expect(report.ok).toBe(true);
     expect(detailOf(report, "git").detail).toMatch(/^\d+\.\d+/);
     expect(detailOf(report, "webhook secret").detail).toBe("present");
-    expect(report.orphans).toEqual([finished, unknown, otherRepo, staleJob].sort());
+    expect(report.orphans).toEqual([finished, cancelled, unknown, otherRepo, staleJob].sort());
     expect(report.orphans).not.toContain(live);
     expect(report.orphans).not.toContain(freshJob);
 

@@ -71,6 +71,8 @@ describe("a labelled issue becomes a gated pull request", () => {
     const check = gh.checkRuns[0]!;
     expect(check).toMatchObject({ name: "Shopfloor gate", head_sha: head, external_id: runId, status: "completed", conclusion: "success" });
     expect(check.output.summary).toContain("| `npm test` (test) | ✅ pass | exit 0");
+    expect(check.output.summary).toContain("| Reviewer quorum approves, no blocking finding | ✅ pass | anthropic/claude-opus-4-1: approve, openai/gpt-4.1: approve |");
+    expect(check.output.summary).toContain("| Test integrity against the base | ✅ pass | no test deleted or skipped; 1 → 1 tests |");
 
     // What was asked of GitHub, and no more: no merge, no extra writes.
     const writes = gh.lines().filter((l) => !l.startsWith("GET ")).filter((l) => !l.includes("/access_tokens"));
@@ -78,7 +80,26 @@ describe("a labelled issue becomes a gated pull request", () => {
       `POST ${full}/issues/1/comments`,
       `POST ${full}/pulls`,
       `POST ${full}/check-runs`,
+      `POST ${full}/pulls/${gh.pulls[0]!.number}/reviews`,
+      `POST ${full}/pulls/${gh.pulls[0]!.number}/reviews`,
+      `PATCH ${full}/check-runs/${check.id}`,
+      "POST /graphql",
     ]);
+    // The gate went in_progress while reviewers read, then completed.
+    const gateWrites = gh.requests.filter((r) => r.path.includes("/check-runs") && r.method !== "GET").map((r) => r.body.status);
+    expect(gateWrites).toEqual(["in_progress", "completed"]);
+    // Each reviewer posted one COMMENT review, titled with its model, never an approval.
+    const reviews = gh.reviews.map((r) => ({ event: r.event, title: r.body.split("\n").find((l: string) => l.startsWith("###")) }));
+    expect(reviews).toEqual(
+      expect.arrayContaining([
+        { event: "COMMENT", title: "### Review by anthropic/claude-opus-4-1: approve" },
+        { event: "COMMENT", title: "### Review by openai/gpt-4.1: approve" },
+      ]),
+    );
+    expect(reviews).toHaveLength(2);
+    // On success the draft PR is marked ready for review; a person merges.
+    expect(gh.ready).toEqual([gh.pulls[0]!.number]);
+    expect(gh.pulls[0]!.draft).toBe(false);
     expect(gh.count("PATCH", /\/issues\/comments\/\d+$/)).toBeGreaterThanOrEqual(1);
     expect(gh.count("PATCH", /\/issues\/comments\/\d+$/)).toBeLessThanOrEqual(4);
     expect(gh.count("GET", `${full}/collaborators/Codertocat/permission`)).toBe(2);
@@ -100,7 +121,7 @@ describe("a labelled issue becomes a gated pull request", () => {
       expect(JSON.stringify(gh.requests.map((r) => r.body))).not.toContain(secret);
       expect(await readFile(join(app.stateDir, "runs", owner, repoName, "1", "run.json"), "utf8")).not.toContain(secret);
     }
-    expect(app.models.remaining()).toEqual({ "claude-haiku-4-5": 0, "gpt-5-mini": 0 });
+    expect(app.models.remaining()).toEqual({ "claude-haiku-4-5": 0, "gpt-5-mini": 0, "claude-opus-4-1": 0, "gpt-4.1": 0 });
     // Workers reported progress turn by turn: turns, tool calls and the size of the change.
     const progress = JSON.parse(await readFile(join(app.stateDir, "runs", owner, repoName, "1", "progress.json"), "utf8"));
     expect(progress[`${runId}:plan:a1`]).toMatchObject({ turn: 3, toolCalls: 3, filesChanged: 0 });

@@ -185,13 +185,14 @@ describe("intakeComment", () => {
     expect(box.persisted).toEqual([]);
   });
 
-  it("does not act on a writer's command whose flag is malformed", async () => {
+  it("persists a writer's malformed command with its error, for the engine to answer instead of acting", async () => {
     expectInstallationToken(installationId);
     expectPermission(owner, repo, "Codertocat", "write");
     await deliver("d-bad", comment("/retry --budget lots"));
     github.verify();
-    expect(box.persisted).toEqual([]);
-    expect(box.wakes).toBe(0);
+    expect(box.persisted).toHaveLength(1);
+    expect(box.persisted[0]).toMatchObject({ event: { type: "command.received", command: "retry", error: expect.stringContaining("--budget") } });
+    expect(box.persisted[0]!.event).not.toHaveProperty("budgetUsd");
   });
 
   it("does not wake the engine for a delivery it has already persisted", async () => {

@@ -74,6 +74,9 @@ export async function startApp(opts: { script: ModelScript; files: Record<string
     OPENAI_BASE_URL: `${models.url}/v1`,
     OPENAI_API_KEY: "sk-openai-kit-key-never-leaks",
     SHOPFLOOR_COMMAND_TIMEOUT_MS: "60000",
+    // Reconciliation reads GitHub at start; tests that exercise it turn it on.
+    SHOPFLOOR_RECONCILE_EVERY: "0",
+    SHOPFLOOR_RETRY_BASE_MS: "50",
     ...opts.env,
   };
   const saved = { ...process.env };
@@ -81,7 +84,12 @@ export async function startApp(opts: { script: ModelScript; files: Record<string
   let ready!: () => void;
   const isReady = new Promise<void>((r) => (ready = r));
   // GitHub's secondary-limit spacing (1-3 s per write) is Octokit's; tests need not wait for it.
-  const Octokit = ProbotOctokit.defaults({ throttle: { enabled: false }, retry: { enabled: false } });
+  // The function form: Probot passes its own `throttle` options, which would replace an object default.
+  const Octokit = ProbotOctokit.defaults((options: ConstructorParameters<typeof ProbotOctokit>[0]) => ({
+    ...options,
+    throttle: { ...options?.throttle, enabled: false },
+    retry: { enabled: false },
+  }));
   const server: Server = await run(createShopfloor(() => ready()), { env, Octokit });
   await isReady;
 

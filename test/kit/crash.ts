@@ -382,7 +382,7 @@ async function waitForFinish(stateDir: string, timeoutMs: number): Promise<Run> 
     if (run && terminalPhases.includes(run.phase) && run.pending.length === 0) return run;
     if (performance.now() - started > timeoutMs) {
       throw new Error(
-        `the run did not finish in ${timeoutMs} ms: phase ${run?.phase ?? "none"}, pending [${run?.pending.map((p) => p.key).join(", ") ?? ""}]; ${await runLock(stateDir)}journal tail: ${await journalTail(stateDir)}`,
+        `the run did not finish in ${timeoutMs} ms: phase ${run?.phase ?? "none"}, pending [${run?.pending.map((p) => p.key).join(", ") ?? ""}]; ${await runLock(stateDir)}${run ? "" : await inbox(stateDir)}journal tail: ${await journalTail(stateDir)}`,
       );
     }
     await new Promise((r) => setTimeout(r, 25));
@@ -402,6 +402,12 @@ async function childTrouble(path: string): Promise<string[]> {
     }
   }
   return lines.slice(-5);
+}
+
+/** What the delivery inbox holds, for a run that never started. */
+async function inbox(stateDir: string): Promise<string> {
+  const list = async (sub: string) => (await readdir(join(stateDir, "deliveries", sub)).catch(() => [] as string[])).join(", ");
+  return `inbox pending [${await list("pending")}] taken [${await list("taken")}]; `;
 }
 
 /** A run lock left behind tells whose it is: a pid, or nothing at all. */

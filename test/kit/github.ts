@@ -19,6 +19,23 @@ export interface Pull {
   body: string;
   draft: boolean;
 }
+export interface PullReview {
+  id: number;
+  pull: number;
+  body: string;
+  event: string;
+  commit_id: string;
+  comments: { path: string; line: number; side: string; body: string }[];
+}
+/** Another app's CI on a commit, as a test scripts it. */
+export interface CiRun {
+  head_sha: string;
+  name: string;
+  app: { id: number; slug: string; name: string };
+  status: string;
+  conclusion: string | null;
+  output?: { title?: string; summary?: string };
+}
 export interface CheckRun {
   id: number;
   name: string;
@@ -49,6 +66,14 @@ export interface FakeGitHubState {
   permissions: Record<string, string>;
   configYaml: string | null;
   nextId: number;
+  reviews?: PullReview[];
+  labels?: [number, string[]][];
+  assignees?: [number, string[]][];
+  reactions?: { commentId: number; content: string }[];
+  requestedReviewers?: [number, string[]][];
+  ready?: number[];
+  deletedRefs?: string[];
+  ci?: CiRun[];
 }
 
 /** The persisted state of a fake, read from another process; undefined before its first write. */
@@ -72,6 +97,20 @@ export class FakeGitHub {
   readonly comments = new Map<number, Comment[]>();
   readonly pulls: Pull[] = [];
   readonly checkRuns: CheckRun[] = [];
+  readonly reviews: PullReview[] = [];
+  readonly labels = new Map<number, string[]>();
+  readonly assignees = new Map<number, string[]>();
+  readonly reactions: { commentId: number; content: string }[] = [];
+  readonly requestedReviewers = new Map<number, string[]>();
+  /** PR numbers marked ready for review (GraphQL). */
+  readonly ready: number[] = [];
+  readonly deletedRefs: string[] = [];
+  /** Other apps' CI runs; tests add to it. */
+  ci: CiRun[] = [];
+  /** Open issues carrying labels, for reconciliation: number → { title, body, labeller }. */
+  openIssues = new Map<number, { title: string; body: string; label: string; labeller: string; eventId: number }>();
+  /** The App's installations, for reconciliation. */
+  installationId = 42;
   permissions: Record<string, string> = {};
   /** `.github/shopfloor.yml` on the default branch; undefined means the file does not exist. */
   configYaml: string | undefined;
@@ -108,6 +147,14 @@ export class FakeGitHub {
       this.permissions = saved.permissions;
       this.configYaml = saved.configYaml ?? undefined;
       this.nextId = saved.nextId;
+      this.reviews.push(...(saved.reviews ?? []));
+      for (const [n, l] of saved.labels ?? []) this.labels.set(n, l);
+      for (const [n, l] of saved.assignees ?? []) this.assignees.set(n, l);
+      this.reactions.push(...(saved.reactions ?? []));
+      for (const [n, l] of saved.requestedReviewers ?? []) this.requestedReviewers.set(n, l);
+      this.ready.push(...(saved.ready ?? []));
+      this.deletedRefs.push(...(saved.deletedRefs ?? []));
+      this.ci = saved.ci ?? [];
       this.restored = true;
     }
     const full = `/repos/${repo.owner}/${repo.name}`;
@@ -180,7 +227,11 @@ export class FakeGitHub {
     scope.get(new RegExp(`^${prefix}${full}/commits/[0-9a-f]+/check-runs`)).reply(this.persisted((uri) => {
       record("GET", uri.split("?")[0]!, undefined);
       const sha = /commits\/([0-9a-f]+)\//.exec(uri)![1];
-      const runs = this.checkRuns.filter((c) => c.head_sha === sha);
+      const name = new URL(uri, "http://x").searchParams.get("check_name");
+      const ci = this.ci
+        .filter((c) => c.head_sha === sha)
+        .map((c, i) => ({ id: 900 + i, ...c, check_suite: { id: c.app.id * 10 }, html_url: `https://ci.example/${c.name}`, external_id: "" }));
+      const runs = [...this.checkRuns.filter((c) => c.head_sha === sha), ...ci].filter((c) => name === null || c.name === name);
       return [200, { total_count: runs.length, check_runs: runs }];
     }));
     scope.post(`${prefix}${full}/check-runs`).reply(this.persisted((uri, body: any) => {
@@ -196,8 +247,123 @@ export class FakeGitHub {
       Object.assign(run, body);
       return [200, run];
     }));
+    const num = (uri: string, re: RegExp) => Number(re.exec(uri)![1]);
+    scope.get(new RegExp(`^${prefix}${full}/pulls/\\d+/reviews`)).reply(this.persisted((uri) => {
+      record("GET", uri.split("?")[0]!, undefined);
+      const pull = num(uri, /pulls\/(\d+)\/reviews/);
+      return [200, this.reviews.filter((r) => r.pull === pull).map((r) => ({ id: r.id, body: r.body, state: "COMMENTED", commit_id: r.commit_id }))];
+    }));
+    scope.post(new RegExp(`^${prefix}${full}/pulls/\\d+/reviews$`)).reply(this.persisted((uri, body: any) => {
+      record("POST", uri, body);
+      const review = { id: this.nextId++, pull: num(uri, /pulls\/(\d+)\/reviews/), body: body.body, event: body.event, commit_id: body.commit_id, comments: body.comments ?? [] };
+      this.reviews.push(review);
+      return [200, { id: review.id, body: review.body, state: "COMMENTED" }];
+    }));
+    scope.get(new RegExp(`^${prefix}${full}/pulls/\\d+$`)).reply(this.persisted((uri) => {
+      record("GET", uri, undefined);
+      const pull = this.pulls.find((p) => p.number === num(uri, /pulls\/(\d+)$/));
+      if (!pull) return [404, { message: "Not Found" }];
+      return [200, { ...this.pullJson(pull), node_id: `PR_${pull.number}`, user: { login: "shopfloor[bot]" }, requested_reviewers: (this.requestedReviewers.get(pull.number) ?? []).map((login) => ({ login })) }];
+    }));
+    scope.post(new RegExp(`^${prefix}${full}/pulls/\\d+/requested_reviewers$`)).reply(this.persisted((uri, body: any) => {
+      record("POST", uri, body);
+      const pull = num(uri, /pulls\/(\d+)\/requested_reviewers/);
+      this.requestedReviewers.set(pull, [...new Set([...(this.requestedReviewers.get(pull) ?? []), ...body.reviewers])]);
+      return [201, { number: pull }];
+    }));
+    // GitHub Enterprise Server serves GraphQL at /api/graphql, beside the REST base /api/v3.
+    const graphql = prefix.endsWith("/api/v3") ? `${prefix.slice(0, -"/v3".length)}/graphql` : `${prefix}/graphql`;
+    scope.post(graphql).reply(this.persisted((_uri, body: any) => {
+      this.requests.push({ method: "POST", path: "/graphql", body });
+      const id = String(body.variables?.pullRequestId ?? body.variables?.id ?? "");
+      const pull = Number(id.replace(/^PR_/, ""));
+      if (/markPullRequestReadyForReview/.test(body.query)) {
+        const p = this.pulls.find((x) => x.number === pull);
+        if (p) p.draft = false;
+        this.ready.push(pull);
+        return [200, { data: { markPullRequestReadyForReview: { pullRequest: { id, isDraft: false } } } }];
+      }
+      return [200, { data: { node: { id, isDraft: this.pulls.find((x) => x.number === pull)?.draft ?? true } } }];
+    }));
+    scope.post(new RegExp(`^${prefix}${full}/issues/\\d+/labels$`)).reply(this.persisted((uri, body: any) => {
+      record("POST", uri, body);
+      const issue = num(uri, /issues\/(\d+)\/labels/);
+      this.labels.set(issue, [...new Set([...(this.labels.get(issue) ?? []), ...body.labels])]);
+      return [200, (this.labels.get(issue) ?? []).map((name) => ({ name }))];
+    }));
+    scope.delete(new RegExp(`^${prefix}${full}/issues/\\d+/labels/.+$`)).reply(this.persisted((uri) => {
+      record("DELETE", uri, undefined);
+      const issue = num(uri, /issues\/(\d+)\/labels/);
+      const name = decodeURIComponent(uri.split("/labels/")[1]!);
+      const had = this.labels.get(issue) ?? [];
+      if (!had.includes(name)) return [404, { message: "Label does not exist" }];
+      this.labels.set(issue, had.filter((l) => l !== name));
+      return [200, []];
+    }));
+    scope.post(new RegExp(`^${prefix}${full}/issues/\\d+/assignees$`)).reply(this.persisted((uri, body: any) => {
+      record("POST", uri, body);
+      const issue = num(uri, /issues\/(\d+)\/assignees/);
+      this.assignees.set(issue, [...new Set([...(this.assignees.get(issue) ?? []), ...body.assignees])]);
+      return [201, { number: issue }];
+    }));
+    scope.post(new RegExp(`^${prefix}${full}/issues/comments/\\d+/reactions$`)).reply(this.persisted((uri, body: any) => {
+      record("POST", uri, body);
+      this.reactions.push({ commentId: num(uri, /comments\/(\d+)\/reactions/), content: body.content });
+      return [201, { id: this.nextId++, content: body.content }];
+    }));
+    scope.get(new RegExp(`^${prefix}${full}/commits/[0-9a-f]+/check-suites`)).reply(this.persisted((uri) => {
+      record("GET", uri.split("?")[0]!, undefined);
+      const sha = /commits\/([0-9a-f]+)\//.exec(uri)![1];
+      const runs = this.ci.filter((c) => c.head_sha === sha);
+      const apps = [...new Map(runs.map((r) => [r.app.id, r.app])).values()];
+      const suites = apps.map((app) => {
+        const mine = runs.filter((r) => r.app.id === app.id);
+        const done = mine.every((r) => r.status === "completed");
+        return { id: app.id * 10, app, head_sha: sha, status: done ? "completed" : "in_progress", conclusion: done ? (mine.some((r) => r.conclusion !== "success") ? "failure" : "success") : null, latest_check_runs_count: mine.length };
+      });
+      return [200, { total_count: suites.length, check_suites: suites }];
+    }));
+    scope.get(new RegExp(`^${prefix}${full}/commits/[0-9a-f]+/status(\\?|$)`)).reply(this.persisted((uri) => {
+      record("GET", uri.split("?")[0]!, undefined);
+      return [200, { state: "success", statuses: [], total_count: 0 }];
+    }));
+    scope.get(new RegExp(`^${prefix}${full}/git/ref/heads/.+$`)).reply(this.persisted((uri) => {
+      record("GET", uri, undefined);
+      const branch = decodeURIComponent(uri.split("/git/ref/heads/")[1]!);
+      const pull = this.pulls.find((p) => p.head === branch);
+      if (!pull || this.deletedRefs.includes(branch)) return [404, { message: "Not Found" }];
+      return [200, { ref: `refs/heads/${branch}`, object: { sha: this.refSha?.(branch) ?? "" } }];
+    }));
+    scope.delete(new RegExp(`^${prefix}${full}/git/refs/heads/.+$`)).reply(this.persisted((uri) => {
+      record("DELETE", uri, undefined);
+      this.deletedRefs.push(decodeURIComponent(uri.split("/git/refs/heads/")[1]!));
+      return [204, ""];
+    }));
+    scope.get(new RegExp(`^${prefix}/app/installations(\\?|$)`)).reply(this.persisted((uri) => {
+      record("GET", uri.split("?")[0]!, undefined);
+      return [200, [{ id: this.installationId, account: { login: repo.owner } }]];
+    }));
+    scope.get(new RegExp(`^${prefix}/installation/repositories`)).reply(this.persisted((uri) => {
+      record("GET", uri.split("?")[0]!, undefined);
+      return [200, { total_count: 1, repositories: [{ id: 1, name: repo.name, full_name: `${repo.owner}/${repo.name}`, owner: { login: repo.owner } }] }];
+    }));
+    scope.get(new RegExp(`^${prefix}${full}/issues\\?`)).reply(this.persisted((uri) => {
+      const url = new URL(uri, "http://x");
+      record("GET", `${url.pathname.slice(prefix.length)}?labels=${url.searchParams.get("labels")}&state=${url.searchParams.get("state")}`, undefined);
+      const label = url.searchParams.get("labels");
+      return [200, [...this.openIssues].filter(([, i]) => i.label === label).map(([number, i]) => ({ number, title: i.title, body: i.body, labels: [{ name: i.label }] }))];
+    }));
+    scope.get(new RegExp(`^${prefix}${full}/issues/\\d+/events`)).reply(this.persisted((uri) => {
+      record("GET", uri.split("?")[0]!, undefined);
+      const issue = this.openIssues.get(num(uri, /issues\/(\d+)\/events/));
+      if (!issue) return [200, []];
+      return [200, [{ id: issue.eventId, event: "labeled", label: { name: issue.label }, actor: { login: issue.labeller, type: "User" } }]];
+    }));
     nock.emitter.on("no match", this.onNoMatch);
   }
+
+  /** Tells the fake what commit a branch points at (the origin repo knows; the test wires it). */
+  refSha?: (branch: string) => string;
 
   /** Wraps a reply so that GitHub's state is durable before the response leaves. */
   private persisted(reply: (uri: string, body: nock.Body) => nock.ReplyFnResult): (uri: string, body: nock.Body) => nock.ReplyFnResult {
@@ -219,6 +385,14 @@ export class FakeGitHub {
       permissions: this.permissions,
       configYaml: this.configYaml ?? null,
       nextId: this.nextId,
+      reviews: this.reviews,
+      labels: [...this.labels],
+      assignees: [...this.assignees],
+      reactions: this.reactions,
+      requestedReviewers: [...this.requestedReviewers],
+      ready: this.ready,
+      deletedRefs: this.deletedRefs,
+      ci: this.ci,
     };
     const tmp = `${this.statePath}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(state));

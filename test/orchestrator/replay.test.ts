@@ -108,6 +108,14 @@ function defaultOutcome(job: Job): JobOutcome {
 }
 
 class ScriptedQueue implements JobQueue {
+  startedAt(): number | undefined {
+    return undefined;
+  }
+
+  cancel(): boolean {
+    return false;
+  }
+
   readonly jobs: Job[] = [];
   private readonly calls = new Map<string, number>();
   constructor(private readonly script: Script) {}
