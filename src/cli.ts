@@ -2,11 +2,16 @@
 import { run } from "probot";
 import shopfloor from "./index.js";
 import { protectCommand, protectUsage } from "./cli/protect.js";
+import { doctor } from "./cli/doctor.js";
+import { readSettings } from "./config/settings.js";
 
-const usage = `usage: shopfloor serve | protect
+const usage = `usage: shopfloor serve | doctor | protect
 
   serve   run the GitHub App: webhooks, engine and an in-process runner pool.
           Without APP_ID and a private key, Probot's setup page registers the App from app.yml.
+
+  doctor  check this machine (git, bubblewrap, ripgrep, keys, state and work dirs, Redis when
+          REDIS_URL is set) and list orphaned worktrees. Exits 1 when a check fails.
 
   ${protectUsage.replace(/\n/g, "\n  ")}`;
 
@@ -15,6 +20,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === "serve" || command === undefined) {
     await run(shopfloor);
     return -1;
+  }
+  if (command === "doctor") {
+    const settings = readSettings();
+    const report = await doctor({ env: process.env, stateDir: settings.stateDir, workDir: settings.workDir, log: (line) => console.log(line) });
+    return report.ok ? 0 : 1;
   }
   if (command === "protect") {
     return protectCommand(argv.slice(1), process.env, (line) => console.log(line), (line) => console.error(line));
