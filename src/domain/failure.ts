@@ -18,6 +18,8 @@ export const FailureSchema = z.object({
     "budget_exhausted",
     "policy_violation",
     "no_change",
+    /** A subtask's change no longer applies on the run branch (another subtask changed the same lines). */
+    "conflict",
     "bug",
   ]),
   detail: z.string(),

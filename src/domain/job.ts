@@ -42,6 +42,11 @@ export const JobSchema = z.discriminatedUnion("kind", [
     /** The commit the subtask starts from: the run branch tip. */
     /** Which agent does the work; absent means the role card's choice. */
     runtime: RuntimeSchema.optional(),
+    /**
+     * Parallel mode: other subtasks may have moved the branch since `fromSha`, so the commit is
+     * replayed onto the branch tip before it is pushed (a conflict is a typed failure).
+     */
+    integrate: z.boolean().default(false),
     /** The repo's own commands, which a CLI agent may run (its shell allow-list). */
     allowedCommands: z.array(z.string()).default([]),
     fromSha: z.string(),
@@ -58,6 +63,8 @@ export const JobSchema = z.discriminatedUnion("kind", [
     ...common,
     kind: z.literal("scrutiny"),
     headSha: z.string(),
+    /** When set, test the branch's current tip instead of `headSha` (parallel subtasks finish in any order). */
+    branch: z.string().optional(),
     commands: z.array(z.object({ name: z.string(), cmd: z.string() })),
     /** For test integrity and protected paths: what the head is compared with. */
     baseSha: z.string().optional(),
@@ -94,7 +101,13 @@ export type CommandOutcome = z.infer<typeof CommandOutcomeSchema>;
 export const JobOutputSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("plan"), plan: PlanSchema, baseSha: z.string(), usage: z.array(UsageSchema) }),
   z.object({ kind: z.literal("build"), result: ResultSchema }),
-  z.object({ kind: z.literal("scrutiny"), commands: z.array(CommandOutcomeSchema), integrity: IntegritySchema.optional() }),
+  z.object({
+    kind: z.literal("scrutiny"),
+    commands: z.array(CommandOutcomeSchema),
+    integrity: IntegritySchema.optional(),
+    /** The commit that was tested. */
+    headSha: z.string().optional(),
+  }),
   z.object({ kind: z.literal("review"), review: ReviewSchema }),
 ]);
 export type JobOutput = z.infer<typeof JobOutputSchema>;

@@ -9,6 +9,7 @@ import {
   type JobOutput,
   type Review,
   type Run,
+  type Subtask,
   type Usage,
 } from "../domain/index.js";
 import { checkPlan, topologicalOrder } from "./plan-check.js";
@@ -85,8 +86,8 @@ export function jobSucceeded(step: Step, jobId: string, output: JobOutput): void
     reviewArrived(step, output.review);
     return;
   }
-  step.update({ scrutiny: output.commands, ...(output.integrity && { integrity: output.integrity }) });
-  if (run.headSha === run.baseSha) {
+  step.update({ scrutiny: output.commands, ...(output.integrity && { integrity: output.integrity }), ...(output.headSha && { headSha: output.headSha }) });
+  if (step.run.headSha === run.baseSha) {
     return step.escalate({ class: "permanent", reason: "no_change", detail: "the workers finished without changing any file" }, "The workers changed nothing. Is the issue already resolved, or does it need a clearer brief?");
   }
   if (run.pr) {
@@ -95,7 +96,7 @@ export function jobSucceeded(step: Step, jobId: string, output: JobOutput): void
     return;
   }
   step.update({ phase: "publishing" });
-  step.emit({ kind: "openPullRequest", head: run.branch, base: run.defaultBranch!, title: run.issue.title, body: renderPullRequestBody(step.run) });
+  step.emit({ kind: "openPullRequest", head: run.branch, base: step.run.defaultBranch!, title: run.issue.title, body: renderPullRequestBody(step.run) });
 }
 
 /** Reviewers read the head with fresh context, in parallel; the gate shows `in_progress` meanwhile. */
@@ -238,6 +239,16 @@ export function jobFailed(step: Step, jobId: string, failure: Failure, usage: re
   const lastWasThisTask = run.attempts.at(-1)?.task === task;
   step.recordAttempt(jobId, task, failure);
   const attempt = attemptOf(jobId);
+  if (kind === "build" && failure.reason === "conflict") {
+    // One fix-up: the same subtask redone alone on the current tip; a second conflict goes to a person.
+    const conflicts = run.attempts.filter((a) => a.task === task && a.failure.reason === "conflict").length;
+    if (conflicts === 0) {
+      step.setSubtask(subtaskOf(jobId), { status: "pending" });
+      step.update({ fixups: [...step.run.fixups, subtaskOf(jobId)] });
+      dispatchNext(step);
+      return;
+    }
+  }
   const verdict = retryVerdict(failure, attempt, lastWasThisTask ? previous?.failure : undefined, jitter, step.settings.retry);
   if (verdict.retry) {
     const notBefore = new Date(Date.parse(step.at) + verdict.delayMs).toISOString();
@@ -307,11 +318,21 @@ export function dispatchNext(step: Step): boolean {
     return true;
   }
   const parallel = step.run.config!.parallel;
-  // In parallel mode each writer starts from the same tip, so only read-only subtasks may join a running writer.
+  // A fix-up after a conflict waits until nothing else runs, then starts from the latest tip alone.
+  const fixup = ready.find((s) => step.run.fixups.includes(s.id));
+  if (fixup) {
+    if (running.length > 0) return true;
+    // A fresh job id: the conflicted attempt's id is spent.
+    const job = buildJob(step.run, fixup.id, (step.run.subtasks[fixup.id]?.attempts ?? 0) + 1);
+    return step.dispatch({ ...job, reflection: reflection({ class: "permanent", reason: "conflict", detail: "the change conflicted with another subtask's" }, step.run.subtasks[fixup.id]?.attempts ?? 1) });
+  }
+  // In parallel mode a subtask joins the running ones when it is read-only or owns files none of
+  // them owns; each lands on the branch by replaying its commit onto the tip (integrate).
   const readOnly = (id: string) => plan.subtasks.find((s) => s.id === id)!.role === "review";
+  const disjoint = (a: Subtask, b: Subtask) => a.files.length > 0 && b.files.length > 0 && !a.files.some((f) => b.files.some((g) => f === g || f.startsWith(`${g}/`) || g.startsWith(`${f}/`)));
   for (const next of ready) {
-    const busyWriter = running.some((r) => !readOnly(r.id));
-    if (running.length > 0 && !(parallel && (readOnly(next.id) || !busyWriter))) break;
+    const fits = running.every((r) => readOnly(r.id) || readOnly(next.id) || disjoint(r, next));
+    if (running.length > 0 && !(parallel && fits)) break;
     if (!step.dispatch(buildJob(step.run, next.id, 1))) return false;
     running.push(next);
     if (!parallel) break;

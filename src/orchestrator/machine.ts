@@ -118,6 +118,7 @@ function requested(run: Run | undefined, event: Extract<Event, { type: "run.requ
     ciFixes: 0,
     generation: 0,
     refused: [],
+    fixups: [],
     pending: [],
     // Keys keep counting across runs of the same issue so that no key is ever reused.
     effectSeq: run?.effectSeq ?? 0,

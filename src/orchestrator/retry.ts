@@ -47,6 +47,7 @@ export function reflection(failure: Failure, attempt: number): string {
     budget_exhausted: "Spend less: read only what you need.",
     policy_violation: "Change only the files you own.",
     no_change: "Make the change the brief asks for.",
+    conflict: "Another subtask changed the same lines: redo the change on top of the current branch.",
     bug: "Report what you observed.",
   };
   return [

@@ -64,6 +64,7 @@ export function buildJob(run: Run, subtaskId: string, attempt: number): Job {
     ...(route !== undefined && { route }),
     ...(runtime !== undefined && { runtime }),
     allowedCommands: Object.values(run.config!.commands).filter((c) => c.trim() !== ""),
+    integrate: run.config!.parallel,
   };
 }
 
@@ -86,6 +87,8 @@ export function scrutinyJob(run: Run, attempt: number): Job {
     attempt,
     headSha: run.headSha!,
     commands,
+    // In parallel mode results land in any order: test whatever the branch holds now.
+    ...(run.config!.parallel && { branch: run.branch }),
     ...(run.baseSha !== undefined && { baseSha: run.baseSha }),
     ...(run.defaultBranch !== undefined && { defaultBranch: run.defaultBranch }),
     protectedPaths: run.config!.protectedPaths,

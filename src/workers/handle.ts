@@ -176,10 +176,23 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
         usage: outcome.usage,
       };
     }
-    if (commit) await workspace.push(job.repo, commit.sha, job.branch, { ownEmail: deps.author.email });
+    let landed = commit?.sha ?? job.fromSha;
+    if (commit && job.integrate) {
+      const landing = await workspace.integrate(job.repo, commit.sha, job.fromSha, job.branch, deps.author);
+      if ("conflicts" in landing) {
+        return {
+          ok: false,
+          failure: { class: "permanent", reason: "conflict", detail: `subtask ${subtask.id} conflicts on the run branch in ${landing.conflicts.join(", ")}` },
+          usage: outcome.usage,
+        };
+      }
+      landed = landing.sha;
+    } else if (commit) {
+      await workspace.push(job.repo, commit.sha, job.branch, { ownEmail: deps.author.email });
+    }
     const result: Result = {
       ...outcome.output,
-      artifact: { kind: "diff", headSha: commit?.sha ?? job.fromSha, diffStat: commit?.diffStat ?? "", filesChanged: changed },
+      artifact: { kind: "diff", headSha: landed, diffStat: commit?.diffStat ?? "", filesChanged: changed },
       usage: outcome.usage,
       trace: outcome.trace,
     };
@@ -194,7 +207,8 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
 async function scrutinyJob(job: Extract<Job, { kind: "scrutiny" }>, deps: JobHandlerDeps): Promise<JobOutcome> {
   const { workspace } = deps;
   await workspace.syncMirror(job.repo);
-  const worktree = await workspace.addWorktree(job.repo, job.headSha, `${job.runId.split("#")[1]}-scrutiny-${job.jobId.split(":").slice(-2).join("-")}`);
+  const headSha = job.branch ? await workspace.resolveRef(job.repo, `refs/heads/${job.branch}`) : job.headSha;
+  const worktree = await workspace.addWorktree(job.repo, headSha, `${job.runId.split("#")[1]}-scrutiny-${job.jobId.split(":").slice(-2).join("-")}`);
   try {
     const commands: CommandOutcome[] = [];
     for (const { name, cmd } of job.commands) {
@@ -213,13 +227,13 @@ async function scrutinyJob(job: Extract<Job, { kind: "scrutiny" }>, deps: JobHan
         ? await checkIntegrity({
             mirror: workspace.mirrorPath(job.repo),
             baseSha: job.baseSha,
-            headSha: job.headSha,
+            headSha,
             defaultBranchTip: await workspace.resolveRef(job.repo, `refs/heads/${job.defaultBranch}`),
             protectedPaths: job.protectedPaths,
             testPaths: defaultTestPaths,
           })
         : undefined;
-    return { ok: true, output: { kind: "scrutiny", commands, ...(integrity && { integrity }) } };
+    return { ok: true, output: { kind: "scrutiny", commands, headSha, ...(integrity && { integrity }) } };
   } finally {
     await workspace.removeWorktree(worktree);
   }

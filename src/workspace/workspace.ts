@@ -160,13 +160,14 @@ export class Workspace {
    * with `ownEmail`, commits on the remote branch that `sha` does not contain must all be
    * committed by that identity, and the push is leased on the tip that was checked.
    */
-  async push(repo: Installed, sha: string, branch: string, opts: { ownEmail?: string } = {}): Promise<void> {
+  async push(repo: Installed, sha: string, branch: string, opts: { ownEmail?: string; expectTip?: string } = {}): Promise<void> {
     if (!SHA.test(sha)) throw new Error(`workspace: not a full commit sha: ${JSON.stringify(sha)}`);
     const mirror = this.syncedMirror(repo);
     await runGit(["check-ref-format", `refs/heads/${branch}`], { cwd: mirror, env: this.env() });
     const cred = credentialArgs(await this.tokenFor(repo));
     await this.locked(repo, async () => {
-      const remoteTip = (await runGit(["for-each-ref", "--format=%(objectname)", `refs/heads/${branch}`], { cwd: mirror, env: this.env() })).stdout.trim();
+      const remoteTip =
+        opts.expectTip ?? (await runGit(["for-each-ref", "--format=%(objectname)", `refs/heads/${branch}`], { cwd: mirror, env: this.env() })).stdout.trim();
       if (remoteTip && opts.ownEmail) {
         const { stdout } = await runGit(["log", "--format=%ce", `${sha}..${remoteTip}`], { cwd: mirror, env: this.env() });
         const strangers = [...new Set(stdout.split("\n").filter((e) => e && e !== opts.ownEmail))];
@@ -186,6 +187,53 @@ export class Workspace {
       // The mirror's branches mirror the origin: record what the origin now holds.
       await runGit(["update-ref", `refs/heads/${branch}`, sha], { cwd: mirror, env: this.env() });
     });
+  }
+
+  /**
+   * Lands `commit` (made on `fromSha`) on the run branch: pushed as is when the branch has not
+   * moved, else replayed onto the branch tip (cherry-pick) and pushed with a lease on that tip.
+   * A lost race with another subtask's push is retried; a conflict is returned, never forced.
+   */
+  async integrate(
+    repo: Installed,
+    commit: string,
+    fromSha: string,
+    branch: string,
+    author: { name: string; email: string },
+  ): Promise<{ sha: string } | { conflicts: string[] }> {
+    for (let round = 1; ; round++) {
+      const mirror = await this.syncMirror(repo);
+      const tip = (await runGit(["for-each-ref", "--format=%(objectname)", `refs/heads/${branch}`], { cwd: mirror, env: this.env() })).stdout.trim();
+      try {
+        if (!tip || tip === fromSha) {
+          await this.push(repo, commit, branch, { ownEmail: author.email, expectTip: tip });
+          return { sha: commit };
+        }
+        const worktree = await this.addWorktree(repo, tip, `integrate-${commit.slice(0, 12)}-${round}`);
+        try {
+          const identity = { GIT_AUTHOR_NAME: author.name, GIT_AUTHOR_EMAIL: author.email, GIT_COMMITTER_NAME: author.name, GIT_COMMITTER_EMAIL: author.email };
+          try {
+            await runGit([...NO_HOOKS, "-c", "commit.gpgSign=false", "cherry-pick", "--allow-empty", commit], { cwd: worktree, env: { ...this.env(), ...identity } });
+          } catch (error) {
+            if (!(error instanceof GitError)) throw error;
+            const { stdout } = await runGit(["diff", "--name-only", "--diff-filter=U"], { cwd: worktree, env: this.env() });
+            await runGit(["cherry-pick", "--abort"], { cwd: worktree, env: this.env() }).catch(() => undefined);
+            const conflicts = stdout.split("\n").filter(Boolean);
+            if (conflicts.length > 0) return { conflicts };
+            throw error;
+          }
+          const sha = (await runGit(["rev-parse", "HEAD"], { cwd: worktree, env: this.env() })).stdout.trim();
+          await this.push(repo, sha, branch, { ownEmail: author.email, expectTip: tip });
+          return { sha };
+        } finally {
+          await this.removeWorktree(worktree);
+        }
+      } catch (error) {
+        // The lease refused: another subtask pushed between our fetch and our push. Replay again.
+        const stale = error instanceof GitError && /stale info|rejected/.test(error.stderr);
+        if (!stale || round >= 3) throw error;
+      }
+    }
   }
 
   /** Removes a worktree made by `addWorktree` and its registration; a missing one is fine. */

@@ -459,6 +459,53 @@ describe("decide", () => {
     expect(d2.effects.find((e) => e.kind === "publishGate")).toMatchObject({ headSha: "sha2", conclusion: "action_required" });
   });
 
+  it("runs writers with disjoint files side by side in parallel mode, each landing by integration", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: RepoConfigSchema.parse({ parallel: true }), defaultBranch: "main" });
+    const wide = { ...plan, subtasks: plan.subtasks.map((s) => ({ ...s, dependsOn: [] })) };
+    const effects = d.answerJob("plan", { kind: "plan", plan: wide, baseSha: "base0", usage: [] });
+    const jobs = effects.filter((e) => e.kind === "dispatchJob").map((e) => (e.kind === "dispatchJob" && e.job.kind === "build" ? [e.job.subtask.id, e.job.fromSha, e.job.integrate] : []));
+    expect(jobs).toEqual([["impl", "base0", true], ["docs", "base0", true]]);
+    // Results land in any order; scrutiny tests whatever the branch holds then.
+    d.step({ type: "job.succeeded", runId, at, key: d.job("build").key, jobId: d.job("build").job.jobId, output: { kind: "build", result: result("sha-b") } });
+    d.step({ type: "job.succeeded", runId, at, key: d.job("build").key, jobId: d.job("build").job.jobId, output: { kind: "build", result: result("sha-a") } });
+    expect(d.job("scrutiny").job).toMatchObject({ branch: "shopfloor/7-add-a-farewell-helper" });
+    d.answerJob("scrutiny", { kind: "scrutiny", commands: [{ name: "test", cmd: "npm test", exitCode: 0, ms: 1, timedOut: false, outputTail: "" }], headSha: "tip-with-both" });
+    expect(d.run?.headSha).toBe("tip-with-both");
+    expect(d.effects.map((e) => e.kind)).toEqual(["openPullRequest"]);
+  });
+
+  it("keeps writers that share files serial even in parallel mode", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: RepoConfigSchema.parse({ parallel: true }), defaultBranch: "main" });
+    const shared = { ...plan, subtasks: plan.subtasks.map((s) => ({ ...s, dependsOn: [], files: ["src/farewell.js"] })) };
+    // The plan checker refuses parallel siblings sharing files, so the run stops before building.
+    d.answerJob("plan", { kind: "plan", plan: shared, baseSha: "base0", usage: [] });
+    expect(d.job("plan").job.kind === "plan" && d.job("plan").job.feedback?.[0]).toContain("may run in parallel but both own src/farewell.js");
+  });
+
+  it("redoes a conflicting subtask once, alone on the latest tip, then escalates a second conflict", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: RepoConfigSchema.parse({ parallel: true }), defaultBranch: "main" });
+    const wide = { ...plan, subtasks: plan.subtasks.map((s) => ({ ...s, dependsOn: [] })) };
+    d.answerJob("plan", { kind: "plan", plan: wide, baseSha: "base0", usage: [] });
+    const impl = d.job("build").job;
+    const conflict = { class: "permanent" as const, reason: "conflict" as const, detail: "subtask impl conflicts on the run branch in src/farewell.js" };
+    d.step({ type: "job.failed", runId, at, key: d.job("build").key, jobId: impl.jobId, failure: conflict, usage: [] });
+    // The fix-up waits for the running subtask to land.
+    expect(d.run?.pending.filter((p) => p.kind === "dispatchJob")).toHaveLength(1);
+    d.step({ type: "job.succeeded", runId, at, key: d.job("build").key, jobId: d.job("build").job.jobId, output: { kind: "build", result: result("sha-docs") } });
+    const fixup = d.job("build").job;
+    expect(fixup).toMatchObject({ jobId: `${runId}:build:impl:a2`, fromSha: "sha-docs" });
+    expect(fixup.reflection).toContain("conflict");
+    d.step({ type: "job.failed", runId, at, key: d.job("build").key, jobId: fixup.jobId, failure: conflict, usage: [] });
+    expect(d.run?.phase).toBe("escalated");
+    expect(d.run?.failure?.reason).toBe("conflict");
+  });
+
   it("is pure: the same notes and event give the same decision", () => {
     const a = decide(undefined, requested);
     const b = decide(undefined, requested);
