@@ -483,7 +483,8 @@ describe("decide", () => {
     const shared = { ...plan, subtasks: plan.subtasks.map((s) => ({ ...s, dependsOn: [], files: ["src/farewell.js"] })) };
     // The plan checker refuses parallel siblings sharing files, so the run stops before building.
     d.answerJob("plan", { kind: "plan", plan: shared, baseSha: "base0", usage: [] });
-    expect(d.job("plan").job.kind === "plan" && d.job("plan").job.feedback?.[0]).toContain("may run in parallel but both own src/farewell.js");
+    const reask = d.job("plan").job;
+    expect(reask.kind === "plan" ? reask.feedback?.[0] : undefined).toContain("may run in parallel but both own src/farewell.js");
   });
 
   it("redoes a conflicting subtask once, alone on the latest tip, then escalates a second conflict", () => {
