@@ -252,15 +252,7 @@ export function jobFailed(step: Step, jobId: string, failure: Failure, usage: re
   const verdict = retryVerdict(failure, attempt, lastWasThisTask ? previous?.failure : undefined, jitter, step.settings.retry);
   if (verdict.retry) {
     const notBefore = new Date(Date.parse(step.at) + verdict.delayMs).toISOString();
-    const again =
-      kind === "plan"
-        ? planJob(step.run, attempt + 1)
-        : kind === "scrutiny"
-          ? scrutinyJob(step.run, attempt + 1)
-          : kind === "review"
-            ? reviewJob(step.run, subtaskOf(jobId), routeOfReviewer(step.run, subtaskOf(jobId)), step.run.reviewRound, attempt + 1)
-            : buildJob(step.run, subtaskOf(jobId), attempt + 1);
-    step.dispatch({ ...again, reflection: reflection(failure, attempt), ...feedbackOf(run, kind, jobId) }, notBefore);
+    step.dispatch({ ...jobAgain(step.run, jobId, attempt + 1), reflection: reflection(failure, attempt) }, notBefore);
     return;
   }
   if (kind === "build") step.setSubtask(subtaskOf(jobId), { status: "failed", failure });
@@ -360,16 +352,8 @@ export function jobStalled(step: Step, jobId: string, idleMs: number): void {
     return step.escalate({ ...failure, detail: `${task} stalled ${stalls} times: ${failure.detail}` }, "Needs manual help: the worker keeps stalling without progress.");
   }
   const attempt = attemptOf(jobId) + 1;
-  const again =
-    kind === "plan"
-      ? planJob(step.run, attempt)
-      : kind === "scrutiny"
-        ? scrutinyJob(step.run, attempt)
-        : kind === "review"
-          ? reviewJob(step.run, subtaskOf(jobId), routeOfReviewer(step.run, subtaskOf(jobId)), step.run.reviewRound, attempt)
-          : buildJob(step.run, subtaskOf(jobId), attempt);
   const note = `The previous attempt stalled: ${failure.detail}. Work in small steps: one tool call per turn, and finish as soon as the brief is done.`;
-  step.dispatch({ ...again, reflection: note, ...feedbackOf(step.run, kind, jobId) });
+  step.dispatch({ ...jobAgain(step.run, jobId, attempt), reflection: note });
 }
 
 export function waitExpired(run: Run, event: Extract<Event, { type: "wait.expired" }>, settings: MachineSettings): Decision {
@@ -382,4 +366,19 @@ export function waitExpired(run: Run, event: Extract<Event, { type: "wait.expire
     event.waitingFor === "ci" ? "The repository's CI never finished on the head commit. Is it configured to run on this branch?" : "The plan waits for `/approve`. Approve it, or `/cancel`?",
   );
   return { run: step.run, effects: step.effects };
+}
+
+/** The same job as `jobId`, as its next attempt (a re-asked plan keeps the checker's objections). */
+function jobAgain(run: Run, jobId: string, attempt: number): Job {
+  const kind = jobKind(jobId);
+  const id = subtaskOf(jobId);
+  const again =
+    kind === "plan"
+      ? planJob(run, attempt)
+      : kind === "scrutiny"
+        ? scrutinyJob(run, attempt)
+        : kind === "review"
+          ? reviewJob(run, id, routeOfReviewer(run, id), run.reviewRound, attempt)
+          : buildJob(run, id, attempt);
+  return { ...again, ...feedbackOf(run, kind, jobId) } as Job;
 }

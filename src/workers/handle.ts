@@ -17,6 +17,7 @@ import type { ChatModel } from "../models/types.js";
 import type { Workspace } from "../workspace/workspace.js";
 import type { SandboxOutcome, SandboxRequest } from "../workspace/types.js";
 import { join } from "node:path";
+import type { z } from "zod";
 import { runAgent, type AgentOutcome } from "./agent-loop.js";
 import { reviewJob } from "./review.js";
 import { checkIntegrity } from "./integrity.js";
@@ -119,33 +120,23 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
     const task = withNotes(builderTask(subtask, job.plan, job.issue), job);
     const route = job.route ?? card.model;
     const runtime = job.runtime ?? "builtin";
+    const loop = <T>(finish: { schema: z.ZodType<T>; description: string }) =>
+      runAgent({
+        model: deps.modelFor(route),
+        system,
+        task,
+        tools,
+        finish,
+        maxTurns: card.maxTurns,
+        signal: jobSignal(deps, card.timeoutMs),
+        ...(job.cap && { cap: job.cap }),
+        onProgress: progress.onProgress,
+      });
     const outcome =
       runtime === "builtin"
         ? role === "reviewer"
-          ? asWorkerReport(
-              await runAgent({
-                model: deps.modelFor(route),
-                system,
-                task,
-                tools,
-                finish: { schema: ReviewReportSchema, description: "Submit your review: verdict, findings, assertion checks." },
-                maxTurns: card.maxTurns,
-                signal: jobSignal(deps, card.timeoutMs),
-                ...(job.cap && { cap: job.cap }),
-                onProgress: progress.onProgress,
-              }),
-            )
-          : await runAgent({
-              model: deps.modelFor(route),
-              system,
-              task,
-              tools,
-              finish: { schema: WorkerReportSchema, description: "Report the outcome with an honest handoff." },
-              maxTurns: card.maxTurns,
-              signal: jobSignal(deps, card.timeoutMs),
-              ...(job.cap && { cap: job.cap }),
-              onProgress: progress.onProgress,
-            })
+          ? asWorkerReport(await loop({ schema: ReviewReportSchema, description: "Submit your review: verdict, findings, assertion checks." }))
+          : await loop({ schema: WorkerReportSchema, description: "Report the outcome with an honest handoff." })
         : await (runtime === "claude-code" ? runClaudeCode : runCodex)({
             role,
             worktree,
