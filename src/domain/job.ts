@@ -3,7 +3,7 @@ import { PlanSchema, SubtaskSchema } from "./plan.js";
 import { ResultSchema } from "./result.js";
 import { UsageSchema } from "./usage.js";
 import { FailureSchema } from "./failure.js";
-import { RuntimeSchema } from "./repo-config.js";
+import { RoleLimitsSchema, RuntimeSchema } from "./repo-config.js";
 import { FindingSchema, IntegritySchema, ReviewSchema } from "./review.js";
 
 export const RepoRefSchema = z.object({
@@ -20,6 +20,8 @@ const common = {
   attempt: z.number().int().positive(),
   /** What went wrong last time and what must change, for a retried job. */
   reflection: z.string().optional(),
+  /** The repo's limits for this role (`agents.<role>` in its config), over the role card's. */
+  limits: RoleLimitsSchema.optional(),
   /** The most this job may spend; the runner stops it there. */
   cap: z.object({ usd: z.number().nonnegative(), tokens: z.number().int().nonnegative() }).optional(),
 };

@@ -11,6 +11,16 @@ export const ModelRouteSchema = z
   .regex(/^[a-z][a-z0-9-]*\/[^\s]+$/, "a route is '<provider>/<model>', e.g. 'anthropic/claude-sonnet-4-5'");
 
 export const RuntimeSchema = z.enum(["builtin", "claude-code", "codex"]);
+
+export const RoleLimitsSchema = z
+  .object({
+    /** Hard cap on model turns for one job of this role. */
+    maxTurns: z.number().int().positive().max(500).optional(),
+    /** Wall-clock limit for one job of this role. */
+    timeoutMinutes: z.number().positive().max(240).optional(),
+  })
+  .strict();
+export type RoleLimits = z.infer<typeof RoleLimitsSchema>;
 export type Runtime = z.infer<typeof RuntimeSchema>;
 
 /** `.github/shopfloor.yml`, read from the default branch. Every field has a default. */
@@ -63,6 +73,19 @@ export const RepoConfigSchema = z
       })
       .strict()
       .default({ usd: 5, tokens: 2_000_000, pauseAt: 0.85, jobUsd: 1, jobTokens: 400_000 }),
+    /**
+     * Limits per role, overriding the role card's `max_turns` and `timeout`. Bounded, so a
+     * repository can tighten them or give a slow suite room, but never make a job unbounded.
+     */
+    agents: z
+      .object({
+        planner: RoleLimitsSchema.optional(),
+        generator: RoleLimitsSchema.optional(),
+        tester: RoleLimitsSchema.optional(),
+        reviewer: RoleLimitsSchema.optional(),
+      })
+      .strict()
+      .default({}),
     /**
      * Which agent runs a role: Shopfloor's own loop (`builtin`), Claude Code (`claude-code`, an
      * `anthropic/…` route) or Codex (`codex`, an OpenAI route). A role left out uses its card's.

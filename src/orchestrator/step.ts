@@ -207,6 +207,9 @@ export class Step {
       this.setSubtask(capped.subtask.id, { status: "running", attempts: prior.attempts + 1 });
     }
     if (this.run.retryNote && capped.reflection === undefined) capped = { ...capped, reflection: this.run.retryNote };
+    const role = capped.kind === "plan" ? "planner" : capped.kind === "review" ? "reviewer" : capped.kind === "build" ? ({ generate: "generator", test: "tester", review: "reviewer" } as const)[capped.subtask.role] : undefined;
+    const limits = role ? this.run.config?.agents[role] : undefined;
+    if (limits && capped.kind !== "scrutiny") capped = { ...capped, limits };
     this.emit({ kind: "dispatchJob", job: capped, at: this.at, ...(notBefore !== undefined && { notBefore }) });
     return true;
   }

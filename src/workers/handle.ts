@@ -84,8 +84,8 @@ async function planJob(job: Extract<Job, { kind: "plan" }>, deps: JobHandlerDeps
       task: withNotes(plannerTask(job.issue), job),
       tools,
       finish: { schema: PlanSchema, description: "Submit the plan: subtasks and the validation contract." },
-      maxTurns: card.maxTurns,
-      signal: jobSignal(deps, card.timeoutMs),
+      maxTurns: job.limits?.maxTurns ?? card.maxTurns,
+      signal: jobSignal(deps, timeoutOf(job, card)),
       ...(job.cap && { cap: job.cap }),
       onProgress: reporter(deps, job, undefined).onProgress,
     });
@@ -127,8 +127,8 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
         task,
         tools,
         finish,
-        maxTurns: card.maxTurns,
-        signal: jobSignal(deps, card.timeoutMs),
+        maxTurns: job.limits?.maxTurns ?? card.maxTurns,
+        signal: jobSignal(deps, timeoutOf(job, card)),
         ...(job.cap && { cap: job.cap }),
         onProgress: progress.onProgress,
       });
@@ -145,8 +145,8 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
             task,
             model: deps.endpointFor(route).model,
             endpoint: deps.endpointFor(route),
-            maxTurns: card.maxTurns,
-            timeoutMs: card.timeoutMs,
+            maxTurns: job.limits?.maxTurns ?? card.maxTurns,
+            timeoutMs: timeoutOf(job, card),
             allowedCommands: role === "generator" || role === "tester" ? job.allowedCommands : [],
             onProgress: progress.onProgress,
           });
@@ -290,6 +290,10 @@ function asWorkerReport(outcome: AgentOutcome<ReviewReport>): AgentOutcome<Worke
       },
     },
   };
+}
+
+function timeoutOf(job: Job, card: RoleCard): number {
+  return job.kind !== "scrutiny" && job.limits?.timeoutMinutes !== undefined ? job.limits.timeoutMinutes * 60_000 : card.timeoutMs;
 }
 
 function jobSignal(deps: JobHandlerDeps, timeoutMs: number): AbortSignal {

@@ -58,8 +58,8 @@ async function review(job: ReviewJob, deps: ReviewDeps): Promise<JobOutcome> {
         schema: ReviewReportSchema,
         description: "Submit the review: verdict, summary, findings on changed lines, and a check of each review assertion.",
       },
-      maxTurns: card.maxTurns,
-      signal: deps.stop ? AbortSignal.any([AbortSignal.timeout(card.timeoutMs), deps.stop]) : AbortSignal.timeout(card.timeoutMs),
+      maxTurns: job.limits?.maxTurns ?? card.maxTurns,
+      signal: timeoutSignal(job.limits?.timeoutMinutes !== undefined ? job.limits.timeoutMinutes * 60_000 : card.timeoutMs, deps.stop),
       ...(job.cap && { cap: job.cap }),
       onProgress: (p) =>
         deps.onProgress?.(job.runId, { jobId: job.jobId, at: new Date().toISOString(), turn: p.turn, toolCalls: p.toolCalls, filesChanged: 0 }),
@@ -107,4 +107,8 @@ function issueOf(runId: string): string {
 
 async function refuseRun(): Promise<SandboxOutcome> {
   return { exitCode: 126, ms: 0, output: "the reviewer may not run commands", timedOut: false, truncated: false };
+}
+
+function timeoutSignal(ms: number, stop: AbortSignal | undefined): AbortSignal {
+  return stop ? AbortSignal.any([AbortSignal.timeout(ms), stop]) : AbortSignal.timeout(ms);
 }

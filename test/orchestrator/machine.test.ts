@@ -52,6 +52,17 @@ describe("decide", () => {
     expect(d.job("plan").job).toMatchObject({ route: "local/qwen3-coder", defaultBranch: "trunk" });
   });
 
+  it("passes the repo's per-role limits to the jobs of that role only", () => {
+    const d = new Driver();
+    d.step(requested);
+    const config = RepoConfigSchema.parse({ agents: { generator: { maxTurns: 12, timeoutMinutes: 5 } } });
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config, defaultBranch: "main" });
+    expect(d.job("plan").job.limits).toBeUndefined();
+    d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
+    expect(d.job("build").job.limits).toEqual({ maxTurns: 12, timeoutMinutes: 5 });
+    expect(RepoConfigSchema.safeParse({ agents: { generator: { maxTurns: 100_000 } } }).success).toBe(false);
+  });
+
   it("rejects an invalid config with one comment naming the field", () => {
     const d = new Driver();
     d.step(requested);
