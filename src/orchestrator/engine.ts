@@ -19,6 +19,8 @@ export class Engine {
   private readonly tasks = new Set<Promise<void>>();
   private readonly githubChains = new Map<string, Promise<void>>();
   private stopped = false;
+  private draining: Promise<void> | undefined;
+  private drainAgain = false;
 
   constructor(
     private readonly deps: {
@@ -118,12 +120,25 @@ export class Engine {
     }
   }
 
-  /** Turn persisted deliveries into events; each is taken once, even across restarts. */
-  async drainInbox(): Promise<void> {
-    for (const entry of await this.deps.store.pendingDeliveries()) {
-      await this.submit(entry.event);
-      await this.deps.store.markDeliveryTaken(entry.deliveryId);
+  /**
+   * Turn persisted deliveries into events; each is taken once, even across restarts. One drain
+   * runs at a time (a wake during it asks for one more pass), so no delivery is submitted twice.
+   */
+  drainInbox(): Promise<void> {
+    if (this.draining) {
+      this.drainAgain = true;
+      return this.draining;
     }
+    this.draining = (async () => {
+      do {
+        this.drainAgain = false;
+        for (const entry of await this.deps.store.pendingDeliveries()) {
+          await this.submit(entry.event);
+          await this.deps.store.markDeliveryTaken(entry.deliveryId);
+        }
+      } while (this.drainAgain);
+    })().finally(() => (this.draining = undefined));
+    return this.draining;
   }
 
   /** Resolves when no effect is running (for tests and graceful shutdown). */
