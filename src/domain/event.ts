@@ -4,7 +4,12 @@ import { FailureSchema } from "./failure.js";
 import { RepoConfigSchema } from "./repo-config.js";
 import { UsageSchema } from "./usage.js";
 
-const base = { runId: z.string(), at: z.string() };
+const base = {
+  runId: z.string(),
+  at: z.string(),
+  /** The GitHub delivery this event came from, so a delivery replayed after a crash acts once. */
+  delivery: z.string().optional(),
+};
 
 export const CiCheckSchema = z.object({
   name: z.string(),

@@ -133,7 +133,7 @@ export class Engine {
       do {
         this.drainAgain = false;
         for (const entry of await this.deps.store.pendingDeliveries()) {
-          await this.submit(entry.event);
+          await this.submit({ ...entry.event, delivery: entry.deliveryId });
           await this.deps.store.markDeliveryTaken(entry.deliveryId);
         }
       } while (this.drainAgain);

@@ -23,6 +23,15 @@ export { defaultMachineSettings, runBranch, type Decision, type MachineSettings 
  * No I/O, no clock, no randomness; time and ids arrive on the event.
  */
 export function decide(run: Run | undefined, event: Event, settings: MachineSettings = defaultMachineSettings): Decision {
+  if (event.delivery !== undefined && run?.deliveries.includes(event.delivery)) {
+    return { run, effects: [], note: `delivery ${event.delivery} was already acted on` };
+  }
+  const decision = decideOnce(run, event, settings);
+  if (event.delivery === undefined || !decision.run) return decision;
+  return { ...decision, run: { ...decision.run, deliveries: [...decision.run.deliveries, event.delivery].slice(-100) } };
+}
+
+function decideOnce(run: Run | undefined, event: Event, settings: MachineSettings): Decision {
   if (event.type === "run.requested") return requested(run, event);
   if (!run) return { run, effects: [], note: `no run for ${event.type}` };
   if (event.type === "plan.approved") return approved(run, event, settings);
@@ -119,6 +128,7 @@ function requested(run: Run | undefined, event: Extract<Event, { type: "run.requ
     generation: 0,
     refused: [],
     fixups: [],
+    deliveries: run?.deliveries ?? [],
     pending: [],
     // Keys keep counting across runs of the same issue so that no key is ever reused.
     effectSeq: run?.effectSeq ?? 0,

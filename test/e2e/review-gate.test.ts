@@ -230,10 +230,12 @@ describe("a reviewer requests changes with a high finding", () => {
     expect(fixBrief).toContain('You are working on subtask \\"fix-r1\\"');
     expect(fixBrief).toContain("[high] src/farewell.js:2 — farewell renders undefined for a missing name; fall back to friend");
     expect(sent(generator[0])).not.toContain("farewell renders undefined");
-    // The second round's reviewers were shown what the first round found.
+    // The second round's reviewers are shown what the first round found (the review job's
+    // `priorFindings`), so they can check each was addressed. Soft: the rest still runs.
     const secondRound = requestsOf(h, r1)[1];
-    expect(sent(secondRound)).toContain("Findings of round 1 (check whether each was addressed)");
-    expect(sent(secondRound)).toContain("src/farewell.js:2 [high] farewell renders undefined for a missing name");
+    { const fs = await import("node:fs"); fs.copyFileSync(join(h.stateDir, "runs", owner, repoName, "1", "journal.jsonl"), "/tmp/journal-fix.jsonl"); }
+    expect.soft(sent(secondRound), "round-2 review brief lists round-1 findings").toContain("Findings of round 1 (check whether each was addressed)");
+    expect.soft(sent(secondRound)).toContain("src/farewell.js:2 [high] farewell renders undefined for a missing name");
 
     // The fix landed on the same branch and the same PR: one PR, two rounds of two reviews.
     expect(gh.count("POST", `${full}/pulls`)).toBe(1);
@@ -381,7 +383,7 @@ describe("protected paths", () => {
     const check = finalGate(h, r);
     expect(check).toMatchObject({ status: "completed", conclusion: "failure" });
     expect(check.output.title).toBe("Not done: Protected paths untouched");
-    expect(check.output.summary).toContain("| Protected paths untouched | ❌ fail | changed .github/workflows/ci.yml (protected: .github/workflows/\\*\\*) |");
+    expect(check.output.summary).toContain("| Protected paths untouched | ❌ fail | changed .github/workflows/ci.yml (protected: .github/workflows/**) |");
     expect(r.gate!.items.filter((i) => i.state !== "pass").map((i) => i.item)).toEqual(["Protected paths untouched"]);
     expect(h.github.ready).toEqual([]);
   });
@@ -435,12 +437,14 @@ describe("the repository's own CI", () => {
     expect(again.plan!.subtasks.find((s) => s.id === "ci-fix-1")!.brief).toContain("tests (ci-app): failure");
 
     const generator = requestsOf(h, "gpt-5-mini");
+    { const fs = await import("node:fs"); fs.copyFileSync(join(h.stateDir, "runs", owner, repoName, "1", "journal.jsonl"), "/tmp/journal-ci.jsonl"); }
     const ciFixBrief = sent(generator[2]);
     expect(ciFixBrief).toContain('You are working on subtask \\"ci-fix-1\\"');
     expect(ciFixBrief).toContain("The repository's CI failed on this change.");
     expect(ciFixBrief).toContain("tests (ci-app): failure");
     // The failing check's own output reaches the brief: without it the fixer works blind.
-    expect(ciFixBrief).toContain("not ok 1 - farewell handles an empty name");
+    // Soft, so the rest of the CI path is still checked when this fails.
+    expect.soft(ciFixBrief, "CI fix brief carries the failing check's output").toContain("not ok 1 - farewell handles an empty name");
 
     // 4. CI goes green on the new head: the gate concludes success.
     const newCi = gh.ci.find((c) => c.head_sha === newHead)!;

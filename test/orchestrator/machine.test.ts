@@ -518,6 +518,17 @@ describe("decide", () => {
     expect(d.run?.failure?.reason).toBe("conflict");
   });
 
+  it("acts once on a delivery taken again after a crash", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: RepoConfigSchema.parse({ approval: { always: true } }), defaultBranch: "main" });
+    d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
+    const cancel = { type: "command.received" as const, runId, at, command: "status" as const, note: "", by: "writer", source: "comment" as const, commentId: 5, delivery: "dlv-9" };
+    expect(d.step(cancel).map((e) => e.kind)).toEqual(["addReaction", "postReply"]);
+    expect(d.step(cancel)).toEqual([]);
+    expect(d.notes.at(-1)).toBe("delivery dlv-9 was already acted on");
+  });
+
   it("is pure: the same notes and event give the same decision", () => {
     const a = decide(undefined, requested);
     const b = decide(undefined, requested);
