@@ -47,20 +47,37 @@ export function createAnthropicModel(options: AnthropicOptions): ChatModel {
       };
       if (request.system) params.system = [{ type: "text", text: request.system, cache_control: EPHEMERAL }];
       if (request.tools.length > 0) params.tools = toAnthropicTools(request.tools);
-      const message = await client.messages.stream(params, { signal: request.signal }).finalMessage();
-
+      // The raw event stream, accumulated here: the SDK's MessageStream throws on a tool call
+      // whose arguments are not JSON, and the agent loop must see such a call to correct it.
+      const stream = await client.messages.create({ ...params, stream: true }, { signal: request.signal });
       let text = "";
-      const toolCalls: ToolCall[] = [];
-      for (const block of message.content) {
-        if (block.type === "text") text += block.text;
-        else if (block.type === "tool_use") {
-          toolCalls.push({ id: block.id, name: block.name, args: block.input, raw: JSON.stringify(block.input) });
+      const blocks = new Map<number, { id: string; name: string; json: string }>();
+      const u = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+      let stopReason: string | null = null;
+      for await (const event of stream) {
+        if (event.type === "message_start") {
+          u.input = event.message.usage.input_tokens;
+          u.output = event.message.usage.output_tokens;
+          u.cacheRead = event.message.usage.cache_read_input_tokens ?? 0;
+          u.cacheWrite = event.message.usage.cache_creation_input_tokens ?? 0;
+        } else if (event.type === "content_block_start" && event.content_block.type === "tool_use") {
+          blocks.set(event.index, { id: event.content_block.id, name: event.content_block.name, json: "" });
+        } else if (event.type === "content_block_delta") {
+          if (event.delta.type === "text_delta") text += event.delta.text;
+          else if (event.delta.type === "input_json_delta") blocks.get(event.index)!.json += event.delta.partial_json;
+        } else if (event.type === "message_delta") {
+          stopReason = event.delta.stop_reason;
+          u.output = event.usage.output_tokens ?? u.output;
+          if (event.usage.input_tokens != null) u.input = event.usage.input_tokens;
+          if (event.usage.cache_read_input_tokens != null) u.cacheRead = event.usage.cache_read_input_tokens;
         }
       }
-      const u = message.usage;
-      const cachedTokens = u.cache_read_input_tokens ?? 0;
-      const inputTokens = u.input_tokens + cachedTokens + (u.cache_creation_input_tokens ?? 0);
-      const outputTokens = u.output_tokens;
+      const toolCalls: ToolCall[] = [...blocks.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([, b]) => ({ id: b.id, name: b.name, args: parseToolArgs(b.json), raw: b.json }));
+      const cachedTokens = u.cacheRead;
+      const inputTokens = u.input + cachedTokens + u.cacheWrite;
+      const outputTokens = u.output;
       return {
         text,
         toolCalls,
@@ -72,7 +89,7 @@ export function createAnthropicModel(options: AnthropicOptions): ChatModel {
           cachedTokens,
           costUsd: priceUsage("anthropic", options.model, { inputTokens, outputTokens, cachedTokens }),
         },
-        stop: message.stop_reason === "max_tokens" ? "max_tokens" : toolCalls.length > 0 ? "tool_use" : "end",
+        stop: stopReason === "max_tokens" ? "max_tokens" : toolCalls.length > 0 ? "tool_use" : "end",
       };
     },
   };

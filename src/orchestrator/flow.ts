@@ -65,6 +65,8 @@ export function jobSucceeded(step: Step, jobId: string, output: JobOutput): void
     step.addUsage(result.usage, subtask.role);
     step.setSubtask(subtaskId, { status: result.status, result });
     if (result.status !== "ok") {
+      // What it pushed is the change so far: the handoff and the gate point at it.
+      step.update({ headSha: result.artifact.headSha });
       return step.escalate(
         { class: "permanent", reason: "blocked", detail: `subtask ${subtaskId} reported ${result.status}: ${result.summary}` },
         `The ${subtask.role} worker on "${subtask.title}" could not finish. What should it do differently, or should a person take over?`,

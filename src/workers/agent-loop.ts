@@ -58,7 +58,7 @@ export async function runAgent<T>(opts: AgentOptions<T>): Promise<AgentOutcome<T
         system: opts.system,
         messages,
         tools: defs,
-        maxTokens: opts.maxTokens ?? DEFAULT_MAX_TOKENS,
+        maxTokens: outputAllowance(opts, usage),
         ...(opts.signal && { signal: opts.signal }),
       });
     } catch (error) {
@@ -169,4 +169,11 @@ function abortFailure(signal: AbortSignal): Failure {
   if (isFailure(reason)) return reason;
   const detail = reason instanceof Error ? reason.message : typeof reason === "string" ? reason : "aborted";
   return { class: "transient", reason: "timeout", detail: `agent stopped: ${detail}` };
+}
+
+/** No answer may take a job past its token cap on output alone. */
+function outputAllowance(opts: { maxTokens?: number; cap?: { tokens: number } }, usage: readonly Usage[]): number {
+  const wanted = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
+  if (!opts.cap) return wanted;
+  return Math.max(1, Math.min(wanted, opts.cap.tokens - sumUsage(usage).tokens));
 }

@@ -9,6 +9,7 @@ import { run, ProbotOctokit } from "probot";
 import { createShopfloor, type Shopfloor } from "../../src/index.js";
 import { RunSchema, terminalPhases, type Run } from "../../src/domain/index.js";
 import type { JournalEntry } from "../../src/store/run-store.js";
+import { runGit } from "../../src/workspace/git.js";
 import { startApp, owner, repoName, defaultBranch, type AppHarness } from "../kit/app.js";
 import { FakeGitHub } from "../kit/github.js";
 import { makeOriginRepo, startGitServer, type GitServer } from "../kit/git-server.js";
@@ -231,11 +232,15 @@ describe("an escalation hands a person the whole package", () => {
     expect(handoff).toMatch(/#1 \S+ run\.requested phase=configuring → loadConfig/);
     expect(handoff).toContain("`/retry [note]`");
 
-    // The gate: completed action_required on the commit the run stands on (the base: nothing was accepted).
+    // The gate: completed action_required on the change so far, the commit the blocked worker pushed.
+    const pushed = (await runGit(["rev-parse", "shopfloor/1-add-farewell-name"], { cwd: join(app.originRoot, owner, `${repoName}.git`) })).stdout.trim();
+    expect(pushed).not.toBe(app.originSha);
+    expect(run.headSha).toBe(pushed);
+    expect(handoff).toContain(`**Change so far:** branch \`shopfloor/1-add-farewell-name\``);
     expect(gh.checkRuns).toHaveLength(1);
     expect(gh.checkRuns[0]).toMatchObject({
       name: "Shopfloor gate",
-      head_sha: app.originSha,
+      head_sha: pushed,
       external_id: runId,
       status: "completed",
       conclusion: "action_required",

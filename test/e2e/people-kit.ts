@@ -208,6 +208,6 @@ export class ScriptedCi {
 }
 
 /** The run waits on CI still running on its head: read, in progress, nothing pending. */
-export function waitForCiRunning(app: AppHarness, what: string): Promise<Run> {
-  return waitForPhase(app, (r) => r.phase === "awaiting_ci" && (r.ci ?? []).some((c) => c.status !== "completed"), what);
+export function waitForCiRunning(app: AppHarness, what: string, notOn?: string): Promise<Run> {
+  return waitForPhase(app, (r) => r.phase === "awaiting_ci" && r.headSha !== notOn && (r.ci ?? []).some((c) => c.status !== "completed"), what);
 }
