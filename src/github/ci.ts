@@ -10,6 +10,8 @@ export interface CiCheck {
   /** Set once completed; a legacy `error` reads as `failure`. */
   conclusion: string | null;
   url: string;
+  /** What the check said about itself (output title, summary and text; a status's description), for a fix brief. */
+  details: string;
 }
 
 /**
@@ -40,11 +42,13 @@ export async function readCi(octokit: InstallationOctokit, at: RepoCoordinates, 
           status: suite.status ?? "queued",
           conclusion: suite.conclusion ?? null,
           url: `${suite.repository.html_url}/commit/${headSha}/checks?check_suite_id=${suite.id}`,
+          details: "",
         });
         continue;
       }
       for (const run of own) {
-        checks.push({ name: run.name, app, status: run.status, conclusion: run.conclusion ?? null, url: run.html_url ?? run.url });
+        const output = [run.output?.title, run.output?.summary, run.output?.text].filter((t): t is string => Boolean(t)).join("\n\n");
+        checks.push({ name: run.name, app, status: run.status, conclusion: run.conclusion ?? null, url: run.html_url ?? run.url, details: output.slice(0, 6000) });
       }
     }
   }
@@ -58,6 +62,7 @@ export async function readCi(octokit: InstallationOctokit, at: RepoCoordinates, 
       status: done ? "completed" : "in_progress",
       conclusion: done ? (s.state === "error" ? "failure" : s.state) : null,
       url: s.target_url ?? combined.commit_url ?? "",
+      details: s.description ?? "",
     });
   }
   return checks;

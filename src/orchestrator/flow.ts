@@ -104,11 +104,26 @@ export function jobSucceeded(step: Step, jobId: string, output: JobOutput): void
 /** Reviewers read the head with fresh context, in parallel; the gate shows `in_progress` meanwhile. */
 export function startReviewRound(step: Step): void {
   const round = step.run.reviewRound + 1;
+  // Findings of the last round go to the new reviewers, so they check each was addressed.
+  const prior = step.run.reviews.flatMap((r) => r.findings);
+  const previousSha = step.run.gateSha;
+  if (previousSha && previousSha !== step.run.headSha && step.run.gate?.conclusion === undefined) {
+    // The gate on the old head would stay in_progress forever: conclude it there, pointing on.
+    step.emit({
+      kind: "publishGate",
+      headSha: previousSha,
+      conclusion: "failure",
+      title: `Superseded by ${step.run.headSha!.slice(0, 12)}`,
+      summary: `The run branch moved to ${step.run.headSha}; the gate is evaluated there.`,
+      annotations: [],
+      actions: [],
+    });
+  }
   step.update({ phase: "reviewing", reviewRound: round, reviews: [], ci: undefined });
   step.publishGate();
   const reviewers = step.run.config!.review.reviewers;
   for (const [i, route] of reviewers.entries()) {
-    if (!step.dispatch(reviewJob(step.run, `r${i + 1}`, route, round, 1))) return;
+    if (!step.dispatch({ ...reviewJob(step.run, `r${i + 1}`, route, round, 1), priorFindings: prior } as Job)) return;
   }
   step.progress();
 }

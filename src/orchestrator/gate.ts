@@ -67,7 +67,7 @@ function commandsPassed(run: Run): GateItem[] {
 function testIntegrity(run: Run): GateItem {
   const item = "Test integrity against the base";
   const t = run.integrity;
-  if (!t) return run.scrutiny ? pass(item, "not measured for this run") : pending(item, "not measured yet");
+  if (!t) return run.scrutiny ? fail(item, "not measured: the runner returned no integrity report") : pending(item, "not measured yet");
   const problems = [
     ...t.deletedTests.map((f) => `deleted test file ${f}`),
     ...t.newSkips.map((s) => `new skip/only: ${s}`),
@@ -154,13 +154,13 @@ function protectedPaths(run: Run): GateItem {
   const item = "Protected paths untouched";
   const touched = run.integrity?.protectedTouched ?? [];
   const patterns = (run.config?.protectedPaths ?? []).join(", ") || "none configured";
-  if (!run.integrity) return run.scrutiny ? pass(item, `not measured (${patterns})`) : pending(item, "not measured yet");
+  if (!run.integrity) return run.scrutiny ? fail(item, `not measured (${patterns}): the runner returned no integrity report`) : pending(item, "not measured yet");
   return touched.length > 0 ? fail(item, `changed ${touched.join(", ")} (protected: ${patterns})`) : pass(item, `none of ${patterns}`);
 }
 
 function upToDate(run: Run): GateItem {
   const item = "No conflict with the base branch";
-  if (!run.integrity) return run.scrutiny ? pass(item, "not measured") : pending(item, "not measured yet");
+  if (!run.integrity) return run.scrutiny ? fail(item, "not measured: the runner returned no integrity report") : pending(item, "not measured yet");
   const conflicts = run.integrity.conflicts;
   return conflicts.length > 0 ? fail(item, `conflicts with ${run.defaultBranch ?? "the base"} in ${conflicts.join(", ")}`) : pass(item, "merges cleanly");
 }

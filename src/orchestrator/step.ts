@@ -222,7 +222,7 @@ export class Step {
   publishGate(): void {
     const verdict = evaluateGate(this.run);
     const { title, summary } = renderGateSummary({ ...verdict, conclusion: "pending" }, this.run);
-    this.update({ gate: { items: verdict.items } });
+    this.update({ gate: { items: verdict.items }, gateSha: this.run.headSha! });
     this.emit({ kind: "publishGate", headSha: this.run.headSha!, title, summary, annotations: [], actions: [] });
   }
 

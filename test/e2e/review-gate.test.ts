@@ -234,8 +234,8 @@ describe("a reviewer requests changes with a high finding", () => {
     // The second round's reviewers are shown what the first round found (the review job's
     // `priorFindings`), so they can check each was addressed. Soft: the rest still runs.
     const secondRound = requestsOf(h, r1)[1];
-    expect.soft(sent(secondRound), "round-2 review brief lists round-1 findings").toContain("Findings of round 1 (check whether each was addressed)");
-    expect.soft(sent(secondRound)).toContain("src/farewell.js:2 [high] farewell renders undefined for a missing name");
+    expect(sent(secondRound), "round-2 review brief lists round-1 findings").toContain("Findings of round 1 (check whether each was addressed)");
+    expect(sent(secondRound)).toContain("src/farewell.js:2 [high] farewell renders undefined for a missing name");
 
     // The fix landed on the same branch and the same PR: one PR, two rounds of two reviews.
     expect(gh.count("POST", `${full}/pulls`)).toBe(1);
@@ -256,7 +256,11 @@ describe("a reviewer requests changes with a high finding", () => {
     // The gate on the final head: success, and the PR ready.
     const check = finalGate(h, r);
     expect(check).toMatchObject({ status: "completed", conclusion: "success" });
-    expect(gateWrites(h).filter((w) => w.status === "completed").map((w) => w.conclusion)).toEqual(["success"]);
+    // The check on the first head does not hang in_progress: it is concluded there, pointing on.
+    expect(gateWrites(h).filter((w) => w.status === "completed").map((w) => w.conclusion)).toEqual(["failure", "success"]);
+    const superseded = h.github.checkRuns.find((c) => c.head_sha !== r.headSha)!;
+    expect(superseded).toMatchObject({ status: "completed", conclusion: "failure" });
+    expect(superseded.output.title).toBe(`Superseded by ${r.headSha!.slice(0, 12)}`);
     expect(gh.ready).toEqual([pr.number]);
     expect(progressComment(h)).toContain("**Gate:** `success`");
     expect(h.models.remaining()).toEqual({ "claude-haiku-4-5": 0, "gpt-5-mini": 0, [r1]: 0, [r2]: 0 });
@@ -440,7 +444,7 @@ describe("the repository's own CI", () => {
     expect(ciFixBrief).toContain("tests (ci-app): failure");
     // The failing check's own output reaches the brief: without it the fixer works blind.
     // Soft, so the rest of the CI path is still checked when this fails.
-    expect.soft(ciFixBrief, "CI fix brief carries the failing check's output").toContain("not ok 1 - farewell handles an empty name");
+    expect(ciFixBrief, "CI fix brief carries the failing check's output").toContain("not ok 1 - farewell handles an empty name");
 
     // 4. CI goes green on the new head: the gate concludes success.
     const newCi = gh.ci.find((c) => c.head_sha === newHead)!;
@@ -453,7 +457,11 @@ describe("the repository's own CI", () => {
     const check = finalGate(h, r);
     expect(check).toMatchObject({ status: "completed", conclusion: "success" });
     expect(check.output.summary).toContain("| Repository CI green on the head commit | ✅ pass | tests: success |");
-    expect(gateWrites(h).filter((w) => w.status === "completed").map((w) => w.conclusion)).toEqual(["success"]);
+    // The check on the first head does not hang in_progress: it is concluded there, pointing on.
+    expect(gateWrites(h).filter((w) => w.status === "completed").map((w) => w.conclusion)).toEqual(["failure", "success"]);
+    const superseded = h.github.checkRuns.find((c) => c.head_sha !== r.headSha)!;
+    expect(superseded).toMatchObject({ status: "completed", conclusion: "failure" });
+    expect(superseded.output.title).toBe(`Superseded by ${r.headSha!.slice(0, 12)}`);
     expect(gh.count("POST", `${full}/pulls`)).toBe(1);
     expect(gh.reviews).toHaveLength(4);
     expect(gh.ready).toEqual([gh.pulls[0]!.number]);

@@ -21,7 +21,16 @@ const suites = [
 const runs = [
   { id: 1, name: "Shopfloor gate", status: "completed", conclusion: "failure", html_url: `${html}/runs/1`, url: "u", check_suite: { id: 10 } },
   { id: 2, name: "build / lint", status: "completed", conclusion: "success", html_url: `${html}/actions/runs/5/job/2`, url: "u", check_suite: { id: 12 } },
-  { id: 3, name: "build / test", status: "completed", conclusion: "failure", html_url: `${html}/actions/runs/5/job/3`, url: "u", check_suite: { id: 12 } },
+  {
+    id: 3,
+    name: "build / test",
+    status: "completed",
+    conclusion: "failure",
+    html_url: `${html}/actions/runs/5/job/3`,
+    url: "u",
+    check_suite: { id: 12 },
+    output: { title: "1 test failed", summary: "farewell.test.js: expected 'Goodbye, Ann!'", text: null },
+  },
 ];
 
 let github: ReturnType<typeof fenceGitHub>;
@@ -45,17 +54,24 @@ describe("readCi", () => {
         state: "failure",
         commit_url: "c",
         statuses: [
-          { context: "ci/jenkins", state: "error", target_url: "https://jenkins.example/job/1" },
+          { context: "ci/jenkins", state: "error", target_url: "https://jenkins.example/job/1", description: "Build errored" },
           { context: "deploy/preview", state: "pending", target_url: null },
         ],
       });
 
     await expect(readCi(testOctokit(), at, sha, ownAppId)).resolves.toEqual([
-      { name: "build / lint", app: "github-actions", status: "completed", conclusion: "success", url: `${html}/actions/runs/5/job/2` },
-      { name: "build / test", app: "github-actions", status: "completed", conclusion: "failure", url: `${html}/actions/runs/5/job/3` },
-      { name: "CircleCI", app: "circleci", status: "queued", conclusion: null, url: `${html}/commit/${sha}/checks?check_suite_id=13` },
-      { name: "ci/jenkins", app: "commit-status", status: "completed", conclusion: "failure", url: "https://jenkins.example/job/1" },
-      { name: "deploy/preview", app: "commit-status", status: "in_progress", conclusion: null, url: "c" },
+      { name: "build / lint", app: "github-actions", status: "completed", conclusion: "success", url: `${html}/actions/runs/5/job/2`, details: "" },
+      {
+        name: "build / test",
+        app: "github-actions",
+        status: "completed",
+        conclusion: "failure",
+        url: `${html}/actions/runs/5/job/3`,
+        details: "1 test failed\n\nfarewell.test.js: expected 'Goodbye, Ann!'",
+      },
+      { name: "CircleCI", app: "circleci", status: "queued", conclusion: null, url: `${html}/commit/${sha}/checks?check_suite_id=13`, details: "" },
+      { name: "ci/jenkins", app: "commit-status", status: "completed", conclusion: "failure", url: "https://jenkins.example/job/1", details: "Build errored" },
+      { name: "deploy/preview", app: "commit-status", status: "in_progress", conclusion: null, url: "c", details: "" },
     ]);
     github.verify();
   });

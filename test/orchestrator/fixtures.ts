@@ -120,6 +120,9 @@ export class Driver {
     this.answerJob("scrutiny", {
       kind: "scrutiny",
       commands: [{ name: "test", cmd: "npm test", exitCode, ms: 900, timedOut: false, outputTail: exitCode ? "1 failing" : "ok" }],
+      integrity: cleanIntegrity,
     });
   }
 }
+
+export const cleanIntegrity = { deletedTests: [], newSkips: [], testCountBase: 3, testCountHead: 4, protectedTouched: [], conflicts: [] };
