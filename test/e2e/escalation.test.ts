@@ -16,6 +16,7 @@ import { makeOriginRepo, startGitServer, type GitServer } from "../kit/git-serve
 import { startModelServer, type ModelScript, type ModelServer, type RecordedRequest, type Turn } from "../kit/model-server.js";
 import { anthropicError } from "../kit/model-server/anthropic.js";
 import { configYaml, goodFarewell, labeledPayload, plan, projectFiles, reviewerScript, script } from "./scenario.js";
+import { freePort } from "../kit/port.js";
 
 /**
  * Runs that stop and hand a person the package: bad planner output, a blocked worker, typed
@@ -576,16 +577,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
 
 describe("a restart while a job runs", () => {
   it("brings the job back as transient worker_lost, retries it, and finishes with one PR and one progress comment", async () => {

@@ -13,12 +13,20 @@ import {
   planTurn,
   runId,
   settle,
+  ScriptedCi,
+  pullsWithRepos,
+  waitForCiRunning,
   waitForPhase,
   waitUntil,
+  quiesce,
 } from "./people-kit.js";
+
+/** The journal position of the writer's command. */
+const commandAt = (h: AppHarness) => journal(h).find((e) => e.event.type === "command.received")?.seq ?? Infinity;
 
 let app: AppHarness | undefined;
 afterEach(async () => {
+  await quiesce(app);
   await app?.close();
   app = undefined;
 });
@@ -213,6 +221,25 @@ describe("commands on a run, by who may and may not steer it", () => {
     expect(replies(h).at(-1)).toBe("@Codertocat cancelled the run.");
     expect(run.phase).toBe("cancelled");
     expect(modelRequests(h, "gpt-5-mini")).toHaveLength(1);
+  });
+
+  it("/cancel while CI runs on the PR: cancelled, the gate says so, and it stays cancelled", async () => {
+    const script: ModelScript = { ...reviewerScript(1), "claude-haiku-4-5": [planTurn], "gpt-5-mini": buildTurns(goodFarewell) };
+    app = await startApp({ script, files: projectFiles, configYaml });
+    const h = app;
+    h.github.permissions = { ...people };
+    new ScriptedCi(h);
+    pullsWithRepos(h);
+    expect(await h.deliver("issues", labeledPayload())).toBe(200);
+    const waiting = await waitForCiRunning(h, "CI on the head");
+    await writerSays(h, "/cancel", { onPull: waiting.pr!.number });
+    await waitForPhase(h, () => journal(h).some((e) => e.event.type === "gate.published" && e.seq > commandAt(h)), "the gate to be republished");
+    const run = (await h.readRun(runId))!;
+    expect(h.github.unexpected).toEqual([]);
+    // The reply goes where the command was given: the PR.
+    expect((h.github.comments.get(waiting.pr!.number) ?? []).map((c) => c.body.split("\n").slice(1).join("\n"))).toEqual(["@Codertocat cancelled the run."]);
+    expect(h.github.checkRuns.find((c) => c.head_sha === waiting.headSha)).toMatchObject({ status: "completed", conclusion: "action_required", output: { title: "Cancelled" } });
+    expect(run.phase).toBe("cancelled");
   });
 
   it("/status answers with the state and the spend", async () => {

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import examples from "@octokit/webhooks-examples";
+import nock from "nock";
 import { owner, repoName, installationId, type AppHarness } from "../kit/app.js";
 import type { CiRun } from "../kit/github.js";
 import type { ModelScript, Turn } from "../kit/model-server.js";
@@ -135,9 +136,20 @@ export function waitForPhase(app: AppHarness, test: (run: Run) => boolean, what:
   );
 }
 
+/**
+ * Before closing an app: let the run's decided effects finish, so no write lands in the state
+ * directory while the harness removes it. Gives up quietly after `timeoutMs`.
+ */
+export async function quiesce(app: AppHarness | undefined, timeoutMs = 3_000): Promise<void> {
+  if (!app) return;
+  await waitUntil("nothing pending", async () => ((await app.readRun(runId))?.pending.length ?? 0) === 0, timeoutMs).catch(() => undefined);
+  await settle(50);
+}
+
 export const settle = (ms = 250) => new Promise((r) => setTimeout(r, ms));
 
 export interface JournalEntry {
+  seq: number;
   at: string;
   event: { type: string; [k: string]: unknown };
   effects: string[];
@@ -210,4 +222,43 @@ export class ScriptedCi {
 /** The run waits on CI still running on its head: read, in progress, nothing pending. */
 export function waitForCiRunning(app: AppHarness, what: string, notOn?: string): Promise<Run> {
   return waitForPhase(app, (r) => r.phase === "awaiting_ci" && r.headSha !== notOn && (r.ci ?? []).some((c) => c.status !== "completed"), what);
+}
+
+/**
+ * Octokit sends `git.getRef` / `git.deleteRef` with the ref's slashes encoded
+ * (`/git/ref/heads%2Fshopfloor%2F1-…`), as GitHub accepts; FakeGitHub only matches the decoded
+ * form. These interceptors answer the encoded form the way the fake does, and record it decoded.
+ */
+export function acceptEncodedRefs(app: AppHarness): void {
+  const gh = app.github;
+  const api = new URL(gh.apiBase);
+  const repoPath = `${api.pathname.replace(/\/$/, "")}${full}`;
+  const branchOf = (uri: string, marker: string) => decodeURIComponent(uri.split(marker)[1]!).replace(/^heads\//, "");
+  const scope = nock(api.origin).persist();
+  scope.get(new RegExp(`^${repoPath}/git/ref/heads%2F.+$`)).reply((uri) => {
+    const name = branchOf(uri, "/git/ref/");
+    gh.requests.push({ method: "GET", path: `${full}/git/ref/heads/${name}`, body: undefined });
+    if (!gh.pulls.some((p) => p.head === name) || gh.deletedRefs.includes(name)) return [404, { message: "Not Found" }];
+    return [200, { ref: `refs/heads/${name}`, object: { sha: gh.refSha?.(name) ?? "" } }];
+  });
+  scope.delete(new RegExp(`^${repoPath}/git/refs/heads%2F.+$`)).reply((uri) => {
+    const name = branchOf(uri, "/git/refs/");
+    gh.requests.push({ method: "DELETE", path: `${full}/git/refs/heads/${name}`, body: undefined });
+    gh.deletedRefs.push(name);
+    return [204, ""];
+  });
+}
+
+/**
+ * FakeGitHub's pull requests carry no `head.repo` / `base.repo`, which GitHub always sends and
+ * which intake reads to refuse fork PRs. Adds them (same repository: not a fork) on this fake.
+ */
+export function pullsWithRepos(app: AppHarness): void {
+  const gh = app.github as unknown as { pullJson(p: unknown): any };
+  const original = gh.pullJson.bind(gh);
+  const repo = { full_name: `${owner}/${repoName}`, name: repoName, owner: { login: owner } };
+  gh.pullJson = (p) => {
+    const json = original(p);
+    return { ...json, head: { ...json.head, repo }, base: { ...json.base, repo } };
+  };
 }

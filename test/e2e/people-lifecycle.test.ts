@@ -5,6 +5,7 @@ import type { Run } from "../../src/domain/index.js";
 import { configYaml, goodFarewell, projectFiles, labeledPayload, reviewerScript } from "./scenario.js";
 import {
   ScriptedCi,
+  acceptEncodedRefs,
   branch,
   buildTurns,
   checkSuitePayload,
@@ -22,10 +23,12 @@ import {
   waitForCiRunning,
   waitForPhase,
   waitUntil,
+  quiesce,
 } from "./people-kit.js";
 
 let app: AppHarness | undefined;
 afterEach(async () => {
+  await quiesce(app);
   await app?.close();
   app = undefined;
 });
@@ -42,6 +45,8 @@ async function gatedRun(): Promise<{ app: AppHarness; run: Run }> {
   return { app, run };
 }
 
+/** The journal position of the PR close. */
+const closedAt = (h: AppHarness) => journal(h).find((e) => e.event.type === "pr.closed")?.seq ?? Infinity;
 const progress = (h: AppHarness) => h.github.comments.get(1)![0]!.body;
 const receivePacks = (h: AppHarness) => h.git.requests.filter((r) => r.path.endsWith("/git-receive-pack")).length;
 
@@ -49,6 +54,7 @@ describe("the pull request's lifecycle", () => {
   it("merged: the run is done and its branch deleted, because its tip is the merged head", async () => {
     const { app: h, run: gated } = await gatedRun();
     const gh = h.github;
+    acceptEncodedRefs(h);
     gh.refSha = (b) => originTip(h, b) ?? "";
     expect(originTip(h)).toBe(gated.headSha);
     const before = gh.requests.length;
@@ -67,6 +73,7 @@ describe("the pull request's lifecycle", () => {
   it("merged, but the branch moved past the merged head: the branch is kept and that is reported", async () => {
     const { app: h, run: gated } = await gatedRun();
     const gh = h.github;
+    acceptEncodedRefs(h);
     gh.refSha = (b) => originTip(h, b) ?? "";
     // A commit the run never saw (its push delivery was lost) is on the branch.
     const later = personPushes(h, "NOTES.md", "Follow-up notes\n");
@@ -84,14 +91,17 @@ describe("the pull request's lifecycle", () => {
     const { app: h, run: gated } = await gatedRun();
     const gh = h.github;
     expect(await h.deliver("pull_request", prClosedPayload(gated.pr!.number, false))).toBe(200);
-    const run = await waitForPhase(h, (r) => r.phase === "cancelled", "the run to be cancelled");
+    // Wait for everything the close decided (the gate republished, the progress comment), then look.
+    await waitForPhase(h, () => journal(h).some((e) => e.event.type === "gate.published" && e.seq > closedAt(h)), "the gate to be republished");
+    const run = (await h.readRun(runId))!;
+    expect.soft(run.phase).toBe("cancelled");
     expect(gh.unexpected).toEqual([]);
     expect(run.question).toBe("the pull request was closed without merging by @Codertocat");
     expect(gh.count("DELETE", /\/git\/refs\//)).toBe(0);
     expect(gh.count("GET", /\/git\/ref\//)).toBe(0);
     expect(gh.checkRuns).toHaveLength(1);
     expect(gh.checkRuns[0]).toMatchObject({ conclusion: "action_required", output: { title: "Cancelled" } });
-    expect(progress(h)).toContain("**Status:** Cancelled.");
+    expect.soft(progress(h)).toContain("**Status:** Cancelled.");
     expect(originTip(h)).toBe(gated.headSha);
   });
 

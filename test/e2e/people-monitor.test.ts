@@ -2,10 +2,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startApp, type AppHarness } from "../kit/app.js";
 import type { ModelScript } from "../kit/model-server.js";
 import { configYaml, goodFarewell, projectFiles, labeledPayload, reviewerScript } from "./scenario.js";
-import { buildTurns, consumedTurns, full, journal, planTurn, runId, settle, waitUntil } from "./people-kit.js";
+import { buildTurns, consumedTurns, full, journal, planTurn, runId, settle, waitUntil, quiesce } from "./people-kit.js";
 
 let app: AppHarness | undefined;
 afterEach(async () => {
+  await quiesce(app);
   await app?.close();
   app = undefined;
 });

@@ -11,6 +11,7 @@ import { RunSchema, terminalPhases, type Run } from "../../src/domain/index.js";
 import { startGitServer, makeOriginRepo, type GitServer } from "./git-server.js";
 import { startModelServer, type ModelScript, type ModelServer } from "./model-server.js";
 import { FakeGitHub } from "./github.js";
+import { freePort } from "./port.js";
 
 export const owner = "Codertocat";
 export const repoName = "Hello-World";
@@ -144,13 +145,3 @@ export async function startApp(opts: { script: ModelScript; files: Record<string
   };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}

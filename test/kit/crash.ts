@@ -21,6 +21,7 @@ import type { CrashChildSetup } from "./crash-child.js";
 import { makeOriginRepo, startGitServer } from "./git-server.js";
 import { readFakeGitHubState } from "./github.js";
 import { startModelServer, type ModelScript, type ModelServer, type RecordedRequest, type Turn } from "./model-server.js";
+import { freePort } from "./port.js";
 
 const owner = "Codertocat";
 const repoName = "Hello-World";
@@ -528,13 +529,3 @@ function median(values: number[]): number {
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
