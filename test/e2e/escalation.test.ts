@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nock from "nock";
