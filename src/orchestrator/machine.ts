@@ -12,7 +12,8 @@ import {
   type Usage,
 } from "../domain/index.js";
 import { Step, defaultMachineSettings, planJob, runBranch, type Decision, type MachineSettings } from "./step.js";
-import { ciCompleted, dispatchNext, effectFailed, jobFailed, jobStalled, jobSucceeded, startReviewRound, ciRead, waitExpired } from "./flow.js";
+import { dispatchNext, effectFailed, jobFailed, jobStalled, jobSucceeded, waitExpired } from "./flow.js";
+import { ciCompleted, ciRead, startReviewRound } from "./review-flow.js";
 import { commandReceived, commandRefused, prClosed, triggerRemoved, branchPushed } from "./steer.js";
 import { renderConfigError } from "./render.js";
 

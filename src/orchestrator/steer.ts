@@ -1,6 +1,7 @@
 import { resumablePhases, terminalPhases, type Event, type Run } from "../domain/index.js";
 import { helpText, renderStatus } from "./render.js";
-import { dispatchNext, startReviewRound } from "./flow.js";
+import { dispatchNext } from "./flow.js";
+import { startReviewRound } from "./review-flow.js";
 import { Step, planJob, scrutinyJob, type Decision, type MachineSettings } from "./step.js";
 
 type CommandEvent = Extract<Event, { type: "command.received" }>;
