@@ -1,7 +1,7 @@
 import type { ApplicationFunctionOptions, Probot } from "probot";
 import { readSettings, type Settings } from "./config/settings.js";
 import { loadRepoConfig, repoConfigPath } from "./config/repo-config.js";
-import { defaultRepoConfig, secretsOf, type Event } from "./domain/index.js";
+import { defaultRepoConfig, redact, secretsOf, type Event } from "./domain/index.js";
 import { FileRunStore } from "./store/file.js";
 import { LocalJobQueue } from "./queue/local.js";
 import { Engine } from "./orchestrator/engine.js";
@@ -42,6 +42,7 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
     const settings = readSettings(process.env, process.cwd(), packageRoot());
     const cards = await loadRoleCards(settings.agentsDir);
     const author = { name: "shopfloor[bot]", email: "shopfloor@users.noreply.github.com" };
+    const secrets = secretsOf(process.env);
     const store = new FileRunStore(settings.stateDir);
     const triggerLabels = new TriggerLabels(settings.stateDir, defaultRepoConfig.trigger.label);
     await triggerLabels.load();
@@ -56,7 +57,7 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
       scratchDir: join(settings.workDir, "jobs"),
       sandbox: (request) => runSandboxed(request, { hide: [settings.stateDir, settings.workDir] }),
       commandTimeoutMs: settings.commandTimeoutMs,
-      secrets: secretsOf(process.env),
+      secrets,
       author,
       onProgress: (runId, progress) =>
         void store.recordProgress(runId, progress).catch((err: unknown) => app.log.warn({ err, runId }, "progress not recorded")),
@@ -78,6 +79,7 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
           return outcome;
         },
         appId: Number(process.env.APP_ID) || undefined,
+        redact: (text) => redact(text, secrets),
         traceExcerpt: async (runId) => formatTrace((await store.journal(runId)).slice(-15)),
       },
     });

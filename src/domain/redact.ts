@@ -3,10 +3,13 @@ const secretName = /(KEY|TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE|CREDENTIAL)/i;
 
 /** The secret values in an environment, longest first, ignoring trivially short ones. */
 export function secretsOf(env: NodeJS.ProcessEnv): string[] {
-  return Object.entries(env)
+  const values = Object.entries(env)
     .filter(([name, value]) => secretName.test(name) && typeof value === "string" && value.length >= 8)
-    .map(([, value]) => value as string)
-    .sort((a, b) => b.length - a.length);
+    .map(([, value]) => value as string);
+  // A multi-line secret (a PEM key) also counts line by line: text that quotes or escapes it
+  // (JSON turns newlines into \n) still contains its long lines.
+  const lines = values.flatMap((v) => (v.includes("\n") ? v.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 16) : []));
+  return [...new Set([...values, ...lines])].sort((a, b) => b.length - a.length);
 }
 
 /** Replace every known secret, and anything shaped like a GitHub token, before text leaves us. */

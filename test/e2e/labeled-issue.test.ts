@@ -191,6 +191,34 @@ describe("a generator run by Claude Code instead of the built-in loop", () => {
   });
 });
 
+describe("secrets on their way to GitHub", () => {
+  it("are redacted from everything Shopfloor writes, even when a model repeats one", async () => {
+    const leaky = script(goodFarewell);
+    // A model that somehow learned a key (say, from a prompt injection) and repeats it in its report.
+    leaky["gpt-5-mini"]![2] = () => ({
+      toolCalls: [
+        {
+          name: "finish",
+          args: {
+            status: "ok",
+            confidence: 0.9,
+            summary: "Implemented farewell; by the way the key is sk-openai-kit-key-never-leaks",
+            handoff: { completed: ["done"], remaining: [], commands: [], issues: ["saw sk-ant-kit-key-never-leaks in a file"], followedProcedure: true },
+          },
+        },
+      ],
+    });
+    app = await startApp({ script: leaky, files: projectFiles, configYaml });
+    app.github.permissions = { Codertocat: "write" };
+    expect(await app.deliver("issues", labeledPayload())).toBe(200);
+    await app.waitForRun(runId);
+    const written = JSON.stringify(app.github.requests.map((r) => r.body));
+    expect(written).not.toContain("sk-openai-kit-key-never-leaks");
+    expect(written).not.toContain("sk-ant-kit-key-never-leaks");
+    expect(app.github.pulls[0]!.body).toContain("by the way the key is [redacted]");
+  });
+});
+
 describe("an invalid .github/shopfloor.yml", () => {
   it("gets one comment naming the field, and the run does not start", async () => {
     app = await startApp({ script: {}, files: projectFiles, configYaml: "budget:\n  usd: lots\ncommands:\n  tset: npm test\n" });

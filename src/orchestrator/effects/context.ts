@@ -12,6 +12,8 @@ export interface EffectContext {
   loadRepoConfig(octokit: InstallationOctokit, owner: string, repo: string): Promise<RepoConfigOutcome>;
   /** Our own App id, so our check suites are not mistaken for the repo's CI. */
   appId?: number;
+  /** Removes known secrets from text on its way to GitHub (keys, tokens the process holds). */
+  redact?(text: string): string;
   /** The last entries of the run's journal, one line each, for a person reading a handoff. */
   traceExcerpt(runId: string): Promise<string>;
 }

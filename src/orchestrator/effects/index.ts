@@ -21,7 +21,9 @@ import { deleteBranch } from "./delete-branch.js";
 export type { EffectContext, Answer, RepoConfigOutcome } from "./context.js";
 
 /** Perform one effect; never throws: a failure comes back as an `effect.failed` answer. */
-export async function executeEffect(run: Run, effect: Effect, ctx: EffectContext): Promise<Answer> {
+export async function executeEffect(run: Run, original: Effect, ctx: EffectContext): Promise<Answer> {
+  // Everything an effect writes to GitHub passes the redactor: no key or token leaves in a comment.
+  const effect = ctx.redact ? (JSON.parse(ctx.redact(JSON.stringify(original))) as Effect) : original;
   try {
     switch (effect.kind) {
       case "loadConfig":
