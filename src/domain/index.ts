@@ -11,3 +11,4 @@ export * from "./classify.js";
 export * from "./untrusted.js";
 export * from "./redact.js";
 export * from "./review.js";
+export * from "./commands-help.js";

@@ -26,7 +26,8 @@ export interface ParsedCommand {
 /** A note is a hint for a brief, not a document; longer text is cut. */
 export const maxNoteLength = 2000;
 /** A budget raise past this is more likely a typo than a decision. */
-export const maxBudgetUsd = 1000;
+export { maxBudgetUsd } from "../domain/index.js";
+import { maxBudgetUsd } from "../domain/index.js";
 /** Same shape as a model route in `.github/shopfloor.yml`: `<provider>/<model>`. */
 const ROUTE = /^[a-z][a-z0-9-]*\/\S+$/;
 const COMMAND = new RegExp(`^ {0,3}\\/(${commandNames.join("|")})(?=\\s|$)(.*)$`, "i");
@@ -34,20 +35,7 @@ const FENCE_OPEN = /^ {0,3}(`{3,}|~{3,})(.*)$/;
 const FENCE_CLOSE = /^ {0,3}(`{3,}|~{3,})[ \t]*$/;
 const QUOTE = /^ {0,3}>/;
 
-export const helpText = [
-  "Shopfloor commands (people with write access; put the command at the start of its own line, outside quotes and code):",
-  "",
-  "- `/retry [note]` — resume from the failed step; the note goes into the next brief.",
-  "  - `--model <provider>/<model>` — use this model route for the next attempt, e.g. `--model openai/gpt-5`.",
-  `  - \`--budget <usd>\` — set the run's dollar budget from now on (positive, at most ${maxBudgetUsd}), e.g. \`--budget 25\`.`,
-  "- `/escalate [reason]` — stop the run and hand it to a person with the full handoff.",
-  "- `/approve` — approve the plan that waits for approval.",
-  "- `/cancel` — stop the run; nothing more is built or posted.",
-  "- `/status` — show where the run is and what it has spent.",
-  "- `/help` — show this list.",
-  "",
-  "Only the first command in a comment is acted on. Edited comments are not read again: post a new comment.",
-].join("\n");
+export { helpText } from "../domain/index.js";
 
 /** Every command line in the comment, in order. */
 export function parseCommands(body: string): ParsedCommand[] {

@@ -84,7 +84,8 @@ function decideOnce(run: Run | undefined, event: Event, settings: MachineSetting
     case "gate.published": {
       step.update({ gate: { ...step.run.gate!, checkRunId: event.checkRunId } });
       const conclusion = step.run.gate?.conclusion;
-      if (conclusion === undefined || step.run.phase === "escalated") break;
+      // Only a working run becomes gated; a cancelled or escalated one stays what it is.
+      if (conclusion === undefined || !["publishing", "reviewing", "awaiting_ci"].includes(step.run.phase)) break;
       step.update({ phase: "gated" });
       if (conclusion === "success") {
         step.emit({ kind: "markReady", pullNumber: step.run.pr!.number });

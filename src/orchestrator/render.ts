@@ -208,18 +208,7 @@ function cap(text: string): string {
   return text.length <= maxBody ? text : `${text.slice(0, maxBody)}\n\n… (cut to fit GitHub's size limit)`;
 }
 
-export const helpText = [
-  "Shopfloor commands (a comment line that starts with one; people with write access only):",
-  "",
-  "- `/retry [note]` — resume from the failed or escalated step; the note goes into the next brief",
-  "- `/retry --model <provider/model> [note]` — the same, on another model route",
-  "- `/retry --budget <usd> [note]` — the same, with the run's budget raised to that many dollars",
-  "- `/escalate [reason]` — stop and hand the run to a person",
-  "- `/approve` — approve a plan that waits for approval",
-  "- `/cancel` — stop the run for good",
-  "- `/status` — where the run is and what it spent",
-  "- `/help` — this list",
-].join("\n");
+
 
 export function renderStatus(run: Run): string {
   const running = Object.entries(run.subtasks).filter(([, s]) => s.status === "running").map(([id]) => `\`${id}\``);

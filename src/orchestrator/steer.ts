@@ -1,5 +1,5 @@
-import { resumablePhases, terminalPhases, type Event, type Run } from "../domain/index.js";
-import { helpText, renderStatus } from "./render.js";
+import { helpText, resumablePhases, terminalPhases, type Event, type Run } from "../domain/index.js";
+import { renderStatus } from "./render.js";
 import { dispatchNext } from "./flow.js";
 import { startReviewRound } from "./review-flow.js";
 import { Step, planJob, scrutinyJob, type Decision, type MachineSettings } from "./step.js";
@@ -47,8 +47,9 @@ export function commandReceived(run: Run, event: CommandEvent, settings: Machine
       reply("stopped the run and posted the handoff.");
       break;
     case "cancel":
-      if (terminal || run.phase === "gated" || run.phase === "escalated") {
-        reply(`the run is already \`${run.phase}\`; nothing to cancel.`);
+      // An escalated or paused run waits on a person, who may end it; a gated one is ended by closing its PR.
+      if (terminal || run.phase === "gated") {
+        reply(`the run is already \`${run.phase}\`; nothing to cancel${run.phase === "gated" ? " (close the pull request to end it)" : ""}.`);
         break;
       }
       cancel(step, `cancelled by @${event.by}`);

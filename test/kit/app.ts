@@ -5,7 +5,7 @@ import { join } from "node:path";
 import nock from "nock";
 import { run, ProbotOctokit } from "probot";
 type Server = Awaited<ReturnType<typeof run>>;
-import { createShopfloor } from "../../src/index.js";
+import { createShopfloor, type Shopfloor } from "../../src/index.js";
 import { RunSchema, terminalPhases, type Run } from "../../src/domain/index.js";
 import { startGitServer, makeOriginRepo, type GitServer } from "./git-server.js";
 import { startModelServer, type ModelScript, type ModelServer } from "./model-server.js";
@@ -81,8 +81,8 @@ export async function startApp(opts: { script: ModelScript; files: Record<string
   };
   const saved = { ...process.env };
   Object.assign(process.env, env);
-  let ready!: () => void;
-  const isReady = new Promise<void>((r) => (ready = r));
+  let ready!: (shopfloor: Shopfloor) => void;
+  const isReady = new Promise<Shopfloor>((r) => (ready = r));
   // GitHub's secondary-limit spacing (1-3 s per write) is Octokit's; tests need not wait for it.
   // The function form: Probot passes its own `throttle` options, which would replace an object default.
   const Octokit = ProbotOctokit.defaults((options: ConstructorParameters<typeof ProbotOctokit>[0]) => ({
@@ -90,8 +90,8 @@ export async function startApp(opts: { script: ModelScript; files: Record<string
     throttle: { ...options?.throttle, enabled: false },
     retry: { enabled: false },
   }));
-  const server: Server = await run(createShopfloor(() => ready()), { env, Octokit });
-  await isReady;
+  const server: Server = await run(createShopfloor((shopfloor) => ready(shopfloor)), { env, Octokit });
+  const shopfloor = await isReady;
 
   const readRun = async (runId: string): Promise<Run | undefined> => {
     const [o, rest] = runId.split("/") as [string, string];
@@ -132,6 +132,11 @@ export async function startApp(opts: { script: ModelScript; files: Record<string
       }
     },
     async close() {
+      // Stop the engine and let what it is writing finish before the directories go.
+      shopfloor.monitor.stop();
+      shopfloor.engine.stop();
+      // A job may hang on a scripted `hang` turn; give writes in flight a moment, not forever.
+      await Promise.race([shopfloor.engine.idle(), new Promise((r) => setTimeout(r, 3_000))]);
       await server.stop();
       await git.close();
       await models.close();
