@@ -119,7 +119,7 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
     const system = await systemPrompt(card, (name) => workspace.readFileAt(job.repo, job.baseSha, name));
     const task = withNotes(builderTask(subtask, job.plan, job.issue), job);
     const route = job.route ?? card.model;
-    const runtime = job.runtime ?? "builtin";
+    const runtime = job.runtime ?? card.runtime;
     const loop = <T>(finish: { schema: z.ZodType<T>; description: string }) =>
       runAgent({
         model: deps.modelFor(route),

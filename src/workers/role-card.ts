@@ -2,7 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { ModelRouteSchema } from "../domain/index.js";
+import { ModelRouteSchema, RuntimeSchema, type Runtime } from "../domain/index.js";
 import { FINISH_TOOL, roleAllowance } from "./tools.js";
 
 /**
@@ -32,6 +32,8 @@ export const RoleCardFrontMatterSchema = z
     timeout: positiveInt("a positive number of seconds").max(24 * 3600, { error: "expected at most 86400 seconds" }),
     /** What the `finish` tool returns: the planner a `plan`, the reviewer a `review`, every other role a `result`. */
     output: z.enum(["plan", "result", "review"], { error: 'expected "plan", "result" or "review"' }),
+    /** Which agent runs the role when the repo does not say: `builtin` (default), `claude-code` or `codex`. */
+    runtime: RuntimeSchema.optional(),
   })
   .strict();
 
@@ -45,6 +47,7 @@ export interface RoleCard {
   maxTurns: number;
   timeoutMs: number;
   output: "plan" | "result" | "review";
+  runtime: Runtime;
   prompt: string;
   /** Where the card came from, for error messages and the decision trace. */
   file: string;
@@ -106,6 +109,7 @@ export function parseRoleCard(file: string, text: string): RoleCard {
     model: fm.model,
     maxTurns: fm.max_turns,
     timeoutMs: fm.timeout * 1000,
+    runtime: fm.runtime ?? "builtin",
     output: fm.output,
     prompt,
     file,

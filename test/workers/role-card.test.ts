@@ -48,7 +48,15 @@ describe("loadRoleCards", () => {
     expect((await loadRoleCards(dir)).get("tester")?.timeoutMs).toBe(12_000);
   });
 
+  it("picks the card's runtime, builtin unless it names a CLI agent", async () => {
+    await edit("generator", (t) => t.replace(/^output: result$/m, "output: result\nruntime: claude-code"));
+    const cards = await loadRoleCards(dir);
+    expect(cards.get("generator")?.runtime).toBe("claude-code");
+    expect(cards.get("tester")?.runtime).toBe("builtin");
+  });
+
   const broken: Array<[string, string, (t: string) => string, string]> = [
+    ["tester", "an unknown runtime", (t) => t.replace(/^output: result$/m, "output: result\nruntime: aider"), "runtime:"],
     ["generator", "a negative max_turns", (t) => t.replace(/^max_turns: \d+$/m, "max_turns: -3"), "max_turns: expected a positive integer"],
     ["generator", "a fractional max_turns", (t) => t.replace(/^max_turns: \d+$/m, "max_turns: 2.5"), "max_turns: expected a positive integer"],
     ["tester", "a missing timeout", (t) => t.replace(/^timeout: \d+\n/m, ""), "timeout: is required"],
