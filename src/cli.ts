@@ -1,14 +1,22 @@
 #!/usr/bin/env node
-import { run } from "probot";
+import { createProbot, run } from "probot";
+import { RedisRunStore } from "./store/redis.js";
+import { startRunner } from "./queue/bullmq.js";
+import { createRunner } from "./runner.js";
+import type { InstallationOctokit } from "./github/octokit.js";
 import shopfloor from "./index.js";
 import { protectCommand, protectUsage } from "./cli/protect.js";
 import { doctor } from "./cli/doctor.js";
 import { readSettings } from "./config/settings.js";
 
-const usage = `usage: shopfloor serve | doctor | protect
+const usage = `usage: shopfloor serve | runner | doctor | protect
 
   serve   run the GitHub App: webhooks, engine and an in-process runner pool.
           Without APP_ID and a private key, Probot's setup page registers the App from app.yml.
+
+  runner  a runner node for distributed mode: takes jobs from BullMQ on REDIS_URL and runs them
+          here (mirrors, worktrees, sandbox, models). Needs the App's APP_ID and private key to mint
+          repo-scoped tokens; SHOPFLOOR_RUNNER_CONCURRENCY jobs at once.
 
   doctor  check this machine (git, bubblewrap, ripgrep, keys, state and work dirs, Redis when
           REDIS_URL is set) and list orphaned worktrees. Exits 1 when a check fails.
@@ -19,6 +27,26 @@ async function main(argv: string[]): Promise<number> {
   const [command] = argv;
   if (command === "serve" || command === undefined) {
     await run(shopfloor);
+    return -1;
+  }
+  if (command === "runner") {
+    const url = process.env.REDIS_URL;
+    if (!url) {
+      console.error("shopfloor runner needs REDIS_URL: runner nodes take their jobs from BullMQ over Redis.");
+      return 2;
+    }
+    const settings = readSettings();
+    const probot = createProbot();
+    const store = await RedisRunStore.connect(url);
+    const handler = await createRunner({
+      settings,
+      appOctokit: () => probot.auth() as Promise<InstallationOctokit>,
+      onProgress: (runId, progress) => void store.recordProgress(runId, progress).catch(() => undefined),
+    });
+    const runner = startRunner({ connection: { url }, handler, concurrency: settings.runnerConcurrency });
+    console.log(`shopfloor runner: taking jobs from ${url.replace(/\/\/[^@]*@/, "//***@")}, ${settings.runnerConcurrency} at a time`);
+    process.once("SIGTERM", () => void runner.close().then(() => process.exit(0)));
+    process.once("SIGINT", () => void runner.close().then(() => process.exit(0)));
     return -1;
   }
   if (command === "doctor") {

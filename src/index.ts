@@ -1,7 +1,12 @@
 import type { ApplicationFunctionOptions, Probot } from "probot";
 import { readSettings, type Settings } from "./config/settings.js";
 import { loadRepoConfig, repoConfigPath } from "./config/repo-config.js";
-import { defaultRepoConfig, redact, secretsOf, type Event } from "./domain/index.js";
+import { defaultRepoConfig, redact, secretsOf, type Event, type JobProgress } from "./domain/index.js";
+import type { RunStore } from "./store/run-store.js";
+import type { JobQueue } from "./queue/job-queue.js";
+import { RedisRunStore } from "./store/redis.js";
+import { BullJobQueue, startRunner } from "./queue/bullmq.js";
+import { commitAuthor, createRunner } from "./runner.js";
 import { FileRunStore } from "./store/file.js";
 import { LocalJobQueue } from "./queue/local.js";
 import { Engine } from "./orchestrator/engine.js";
@@ -14,14 +19,7 @@ import { intakeCheckSuite } from "./intake/check-suite.js";
 import { intakeBranchPush, intakePullRequestClosed, intakeUnlabeled } from "./intake/lifecycle.js";
 import { intakeComment } from "./intake/comment.js";
 import { intakeButton } from "./intake/button.js";
-import { RepoTokenMinter } from "./github/tokens.js";
 import type { InstallationOctokit } from "./github/octokit.js";
-import { Workspace } from "./workspace/workspace.js";
-import { runSandboxed } from "./workspace/sandbox.js";
-import { createModel, endpointFor } from "./models/route.js";
-import { join } from "node:path";
-import { loadRoleCards } from "./workers/role-card.js";
-import { createJobHandler } from "./workers/handle.js";
 import { healthHandler } from "./dashboard/health.js";
 import { TriggerLabels } from "./store/trigger-labels.js";
 import { formatTrace } from "./store/format-trace.js";
@@ -30,7 +28,35 @@ export interface Shopfloor {
   engine: Engine;
   monitor: Monitor;
   settings: Settings;
-  store: FileRunStore;
+  store: RunStore;
+}
+
+/**
+ * Embedded by default: file store and an in-process runner pool. With REDIS_URL: the Redis
+ * store (AOF on, no eviction, checked at start) and BullMQ, with runner nodes started by
+ * `shopfloor runner`; this process runs jobs too unless SHOPFLOOR_EMBEDDED_RUNNER=0.
+ */
+async function backends(settings: Settings, app: Probot): Promise<{ store: RunStore; queue: JobQueue }> {
+  const appOctokit = () => app.auth() as Promise<InstallationOctokit>;
+  const redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) {
+    const store = new FileRunStore(settings.stateDir);
+    const handler = await createRunner({ settings, appOctokit, onProgress: progressTo(store, app) });
+    return { store, queue: new LocalJobQueue(handler, { concurrency: settings.runnerConcurrency, maxQueued: settings.runnerMaxQueued }) };
+  }
+  const store = await RedisRunStore.connect(redisUrl);
+  const queue = new BullJobQueue({ connection: { url: redisUrl } });
+  if (process.env.SHOPFLOOR_EMBEDDED_RUNNER !== "0") {
+    const handler = await createRunner({ settings, appOctokit, onProgress: progressTo(store, app) });
+    startRunner({ connection: { url: redisUrl }, handler, concurrency: settings.runnerConcurrency });
+  }
+  app.log.info("distributed mode: Redis store and BullMQ queue");
+  return { store, queue };
+}
+
+function progressTo(store: RunStore, app: Probot) {
+  return (runId: string, progress: JobProgress) =>
+    void store.recordProgress(runId, progress).catch((err: unknown) => app.log.warn({ err, runId }, "progress not recorded"));
 }
 
 /**
@@ -40,29 +66,12 @@ export interface Shopfloor {
 export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
   return async function shopfloor(app: Probot, options: ApplicationFunctionOptions): Promise<void> {
     const settings = readSettings(process.env, process.cwd(), packageRoot());
-    const cards = await loadRoleCards(settings.agentsDir);
-    const author = { name: "shopfloor[bot]", email: "shopfloor@users.noreply.github.com" };
+    const author = commitAuthor;
     const secrets = secretsOf(process.env);
-    const store = new FileRunStore(settings.stateDir);
+    const { store, queue } = await backends(settings, app);
     const triggerLabels = new TriggerLabels(settings.stateDir, defaultRepoConfig.trigger.label);
     await triggerLabels.load();
     const octokitFor = (installationId: number) => app.auth(installationId) as Promise<InstallationOctokit>;
-    const tokens = new RepoTokenMinter(() => app.auth() as Promise<InstallationOctokit>);
-    const workspace = new Workspace({ workDir: settings.workDir, tokenFor: (repo) => tokens.tokenFor(repo) });
-    const handler = createJobHandler({
-      workspace,
-      cards,
-      modelFor: (route) => createModel(route),
-      endpointFor: (route) => endpointFor(route),
-      scratchDir: join(settings.workDir, "jobs"),
-      sandbox: (request) => runSandboxed(request, { hide: [settings.stateDir, settings.workDir] }),
-      commandTimeoutMs: settings.commandTimeoutMs,
-      secrets,
-      author,
-      onProgress: (runId, progress) =>
-        void store.recordProgress(runId, progress).catch((err: unknown) => app.log.warn({ err, runId }, "progress not recorded")),
-    });
-    const queue = new LocalJobQueue(handler, { concurrency: settings.runnerConcurrency, maxQueued: settings.runnerMaxQueued });
     const engine = new Engine({
       store,
       settings: {

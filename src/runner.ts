@@ -1,0 +1,42 @@
+import { join } from "node:path";
+import type { Settings } from "./config/settings.js";
+import { secretsOf, type JobProgress } from "./domain/index.js";
+import { RepoTokenMinter } from "./github/tokens.js";
+import type { InstallationOctokit } from "./github/octokit.js";
+import { createModel, endpointFor } from "./models/route.js";
+import type { JobHandler } from "./queue/job-queue.js";
+import { createJobHandler } from "./workers/handle.js";
+import { loadRoleCards } from "./workers/role-card.js";
+import { runSandboxed } from "./workspace/sandbox.js";
+import { Workspace } from "./workspace/workspace.js";
+
+/** The identity Shopfloor commits as; pushes by anyone else pause a run. */
+export const commitAuthor = { name: "shopfloor[bot]", email: "shopfloor@users.noreply.github.com" };
+
+/**
+ * A runner's job handler, the same in the embedded pool and on a runner node: role cards,
+ * mirrors and worktrees, the sandbox, model routes, and repo-scoped tokens minted with the App's key.
+ */
+export async function createRunner(opts: {
+  settings: Settings;
+  appOctokit: () => Promise<InstallationOctokit>;
+  onProgress: (runId: string, progress: JobProgress) => void;
+}): Promise<JobHandler> {
+  const { settings } = opts;
+  const cards = await loadRoleCards(settings.agentsDir);
+  const tokens = new RepoTokenMinter(opts.appOctokit);
+  const workspace = new Workspace({ workDir: settings.workDir, tokenFor: (repo) => tokens.tokenFor(repo) });
+  const handler = createJobHandler({
+    workspace,
+    cards,
+    modelFor: (route) => createModel(route),
+    endpointFor: (route) => endpointFor(route),
+    scratchDir: join(settings.workDir, "jobs"),
+    sandbox: (request) => runSandboxed(request, { hide: [settings.stateDir, settings.workDir] }),
+    commandTimeoutMs: settings.commandTimeoutMs,
+    secrets: secretsOf(process.env),
+    author: commitAuthor,
+    onProgress: opts.onProgress,
+  });
+  return (job, signal) => handler(job, signal);
+}
