@@ -1,4 +1,4 @@
-import { Queue, QueueEvents, QueueEventsProducer, Worker, type ConnectionOptions, type QueueEventsListener } from "bullmq";
+import { Job as BullJob, Queue, QueueEvents, QueueEventsProducer, Worker, type ConnectionOptions, type QueueEventsListener } from "bullmq";
 import { classifyFailure, JobOutcomeSchema, JobSchema, type Job, type JobOutcome } from "../domain/index.js";
 import type { JobHandler, JobQueue } from "./job-queue.js";
 
@@ -80,6 +80,17 @@ export class BullJobQueue implements JobQueue {
     } catch (error) {
       return { ok: false, failure: classifyFailure(error), usage: [] };
     }
+    // The `active` event is missed when a runner takes the job before this node's event stream is
+    // read; the job's own `processedOn` says the same, so it is polled until one of them answers.
+    const poll = setInterval(() => {
+      if (this.started.has(job.jobId)) return;
+      BullJob.fromId(this.queue, toBullId(job.jobId))
+        .then((j) => {
+          if (j?.processedOn && this.inFlight.has(job.jobId) && !this.started.has(job.jobId)) this.started.set(job.jobId, j.processedOn);
+        })
+        .catch(() => undefined);
+    }, 250);
+    poll.unref();
     let returned: unknown;
     try {
       returned = await bullJob.waitUntilFinished(this.events);
@@ -89,6 +100,8 @@ export class BullJobQueue implements JobQueue {
         failure: { class: "transient", reason: "worker_lost", detail: `runner lost job ${job.jobId}: ${messageOf(error)}` },
         usage: [],
       };
+    } finally {
+      clearInterval(poll);
     }
     return parseOutcome(returned, job.jobId);
   }
