@@ -24,9 +24,9 @@ export interface OpenAiChatOptions {
   maxTokensField?: "max_completion_tokens" | "max_tokens";
 }
 
-/** Chat completions, streamed, over the official `openai` SDK; works with any OpenAI-compatible server. */
-export function createOpenAiChatModel(options: OpenAiChatOptions): ChatModel {
-  const client = new OpenAI({
+/** An `openai` client configured only from what Shopfloor passes, with its own retries off. */
+export function openAiClient(options: { apiKey: string; baseURL?: string | undefined; timeoutMs: number }): OpenAI {
+  return new OpenAI({
     // Everything explicit: the SDK would otherwise read OPENAI_* variables by itself.
     apiKey: options.apiKey,
     baseURL: options.baseURL ?? null,
@@ -38,6 +38,11 @@ export function createOpenAiChatModel(options: OpenAiChatOptions): ChatModel {
     maxRetries: 0,
     timeout: options.timeoutMs,
   });
+}
+
+/** Chat completions, streamed, over the official `openai` SDK; works with any OpenAI-compatible server. */
+export function createOpenAiChatModel(options: OpenAiChatOptions): ChatModel {
+  const client = openAiClient(options);
   const maxTokensField = options.maxTokensField ?? "max_completion_tokens";
   return {
     route: options.route,

@@ -1,4 +1,3 @@
-import OpenAI from "openai";
 import type {
   FunctionTool,
   Response,
@@ -6,7 +5,7 @@ import type {
   ResponseInputItem,
   ResponseOutputItem,
 } from "openai/resources/responses/responses";
-import { parseToolArgs, toolCallArguments } from "./openai-chat.js";
+import { openAiClient, parseToolArgs, toolCallArguments } from "./openai-chat.js";
 import { priceUsage } from "./prices.js";
 import type { ChatMessage, ChatModel, ChatRequest, ChatResponse, ToolCall, ToolDef } from "./types.js";
 
@@ -26,16 +25,7 @@ export interface OpenAiResponsesOptions {
  * conversation is sent every turn, as for the other providers, so a run resumes anywhere.
  */
 export function createOpenAiResponsesModel(options: OpenAiResponsesOptions): ChatModel {
-  const client = new OpenAI({
-    apiKey: options.apiKey,
-    baseURL: options.baseURL ?? null,
-    organization: null,
-    project: null,
-    adminAPIKey: null,
-    webhookSecret: null,
-    maxRetries: 0,
-    timeout: options.timeoutMs,
-  });
+  const client = openAiClient(options);
   return {
     route: options.route,
     provider: options.provider,

@@ -54,23 +54,10 @@ export function createModel(route: string, env: NodeJS.ProcessEnv = process.env)
         timeoutMs,
       });
     case "openai":
-      return createOpenAiChatModel({
-        route,
-        provider: "openai",
-        model,
-        apiKey: required(env, "OPENAI_API_KEY", route),
-        baseURL: env.OPENAI_BASE_URL || undefined,
-        timeoutMs,
-      });
-    case "openai-responses":
-      return createOpenAiResponsesModel({
-        route,
-        provider: "openai",
-        model,
-        apiKey: required(env, "OPENAI_API_KEY", route),
-        baseURL: env.OPENAI_BASE_URL || undefined,
-        timeoutMs,
-      });
+    case "openai-responses": {
+      const options = { route, provider: "openai", model, apiKey: required(env, "OPENAI_API_KEY", route), baseURL: env.OPENAI_BASE_URL || undefined, timeoutMs };
+      return provider === "openai" ? createOpenAiChatModel(options) : createOpenAiResponsesModel(options);
+    }
     default: {
       const variable = endpointEnvName(provider);
       const baseURL = env[variable];
