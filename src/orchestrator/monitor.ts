@@ -86,20 +86,24 @@ export class Monitor {
   private async pass(): Promise<number> {
     const now = this.deps.now?.() ?? Date.now();
     const events: Event[] = [];
+    let fed = 0;
     for (const runId of await this.deps.store.listRuns()) {
       const run = await this.deps.store.load(runId);
       if (!run) continue;
       const progress = await this.deps.store.progress(runId);
       for (const stall of findStalls(run, progress, (id) => this.deps.queue.startedAt(id), now)) {
+        // The stall is recorded first, so the stopped job's own answer arrives as a repeat and
+        // is ignored, instead of racing in as an ordinary failure.
+        await this.deps.submit({ type: "job.stalled", runId, at: new Date(now).toISOString(), key: stall.key, jobId: stall.jobId, idleMs: stall.idleMs });
         this.deps.queue.cancel(stall.jobId, `no progress for ${Math.round(stall.idleMs / 1000)} s`);
         this.deps.log.warn({ runId, jobId: stall.jobId, idleMs: stall.idleMs }, "job stalled; stopped it");
-        events.push({ type: "job.stalled", runId, at: new Date(now).toISOString(), key: stall.key, jobId: stall.jobId, idleMs: stall.idleMs });
+        fed++;
       }
       events.push(...findExpiredWaits(run, now));
     }
     if (this.deps.reconcile) events.push(...(await this.deps.reconcile()));
     await this.deps.reviveOrphans?.();
     for (const event of events) await this.deps.submit(event);
-    return events.length;
+    return fed + events.length;
   }
 }
