@@ -1,6 +1,10 @@
 import { z } from "zod";
 import { RepoConfigSchema, type RepoConfig } from "../domain/index.js";
-import type { InstallationOctokit } from "../github/octokit.js";
+
+/** What loading needs of an Octokit: Probot's config plugin (`octokit.config.get`). */
+export interface ConfigReader {
+  config: { get(params: { owner: string; repo: string; path: string }): Promise<{ config: unknown }> };
+}
 
 export const repoConfigPath = ".github/shopfloor.yml";
 
@@ -10,7 +14,7 @@ export type RepoConfigOutcome = { ok: true; config: RepoConfig } | { ok: false; 
  * Read `.github/shopfloor.yml` from the default branch (falling back to the owner's `.github`
  * repository, as Probot's `context.config` does) and validate it. A missing file means defaults.
  */
-export async function loadRepoConfig(octokit: InstallationOctokit, owner: string, repo: string): Promise<RepoConfigOutcome> {
+export async function loadRepoConfig(octokit: ConfigReader, owner: string, repo: string): Promise<RepoConfigOutcome> {
   let raw: unknown;
   try {
     const { config } = await octokit.config.get({ owner, repo, path: repoConfigPath });

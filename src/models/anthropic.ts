@@ -6,7 +6,7 @@ import type {
   Tool,
 } from "@anthropic-ai/sdk/resources/messages/messages";
 import { parseToolArgs } from "./openai-chat.js";
-import { priceUsage } from "./prices.js";
+import { pricedUsage } from "./prices.js";
 import type { ChatMessage, ChatModel, ChatRequest, ChatResponse, ToolCall, ToolDef } from "./types.js";
 
 export interface AnthropicOptions {
@@ -81,14 +81,7 @@ export function createAnthropicModel(options: AnthropicOptions): ChatModel {
       return {
         text,
         toolCalls,
-        usage: {
-          provider: "anthropic",
-          model: options.model,
-          inputTokens,
-          outputTokens,
-          cachedTokens,
-          costUsd: priceUsage("anthropic", options.model, { inputTokens, outputTokens, cachedTokens }),
-        },
+        usage: pricedUsage("anthropic", options.model, { inputTokens, outputTokens, cachedTokens }),
         stop: stopReason === "max_tokens" ? "max_tokens" : toolCalls.length > 0 ? "tool_use" : "end",
       };
     },

@@ -4,7 +4,7 @@ import type {
   ChatCompletionMessageParam,
   ChatCompletionTool,
 } from "openai/resources/chat/completions";
-import { priceUsage } from "./prices.js";
+import { pricedUsage } from "./prices.js";
 import type { ChatMessage, ChatModel, ChatRequest, ChatResponse, ToolCall, ToolDef } from "./types.js";
 
 export interface OpenAiChatOptions {
@@ -88,14 +88,7 @@ export function createOpenAiChatModel(options: OpenAiChatOptions): ChatModel {
       return {
         text,
         toolCalls,
-        usage: {
-          provider: options.provider,
-          model: options.model,
-          inputTokens,
-          outputTokens,
-          cachedTokens,
-          costUsd: priceUsage(options.provider, options.model, { inputTokens, outputTokens, cachedTokens }),
-        },
+        usage: pricedUsage(options.provider, options.model, { inputTokens, outputTokens, cachedTokens }),
         stop: finishReason === "length" ? "max_tokens" : toolCalls.length > 0 ? "tool_use" : "end",
       };
     },

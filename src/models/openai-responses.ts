@@ -6,7 +6,7 @@ import type {
   ResponseOutputItem,
 } from "openai/resources/responses/responses";
 import { openAiClient, parseToolArgs, toolCallArguments } from "./openai-chat.js";
-import { priceUsage } from "./prices.js";
+import { pricedUsage } from "./prices.js";
 import type { ChatMessage, ChatModel, ChatRequest, ChatResponse, ToolCall, ToolDef } from "./types.js";
 
 export interface OpenAiResponsesOptions {
@@ -79,14 +79,7 @@ export function createOpenAiResponsesModel(options: OpenAiResponsesOptions): Cha
       return {
         text,
         toolCalls,
-        usage: {
-          provider: options.provider,
-          model: options.model,
-          inputTokens,
-          outputTokens,
-          cachedTokens,
-          costUsd: priceUsage(options.provider, options.model, { inputTokens, outputTokens, cachedTokens }),
-        },
+        usage: pricedUsage(options.provider, options.model, { inputTokens, outputTokens, cachedTokens }),
         stop: truncated ? "max_tokens" : toolCalls.length > 0 ? "tool_use" : "end",
       };
     },

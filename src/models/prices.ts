@@ -1,3 +1,4 @@
+import type { Usage } from "../domain/index.js";
 /**
  * List prices in USD per million tokens, as published by the vendors' pricing pages; table
  * date 2026-06 (rows for models released later are missing, so those models price as null).
@@ -106,4 +107,9 @@ export function priceUsage(
   const cached = Math.min(t.cachedTokens, t.inputTokens);
   const usd = (t.inputTokens - cached) * price.input + cached * price.cachedInput + t.outputTokens * price.output;
   return usd / 1_000_000;
+}
+
+/** One response's usage as Shopfloor records it, priced from the table (null when unknown). */
+export function pricedUsage(provider: string, model: string, t: { inputTokens: number; outputTokens: number; cachedTokens: number }): Usage {
+  return { provider, model, ...t, costUsd: priceUsage(provider, model, t) };
 }

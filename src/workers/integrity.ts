@@ -25,7 +25,7 @@ export interface IntegrityInput {
 
 /**
  * Added lines that skip or focus tests, across the common frameworks: Jest/Vitest/Mocha/Jasmine/
- * Playwright (`it.skip(`, `describe.only(`, `test.concurrent.skip(`, `it.todo(`, `xit(`, `xtest(`,
+ * Playwright (`.skip(`/`.only(` after `it`, `test` or `describe`, `test.concurrent.skip(`, `it.todo(`, `xit(`, `xtest(`,
  * `xdescribe(`, `fit(`, `fdescribe(`), pytest and unittest (`@pytest.mark.skip…`, `pytest.skip(`,
  * `@unittest.skip…`, `self.skipTest(`), Go (`t.Skip(`, `t.Skipf(`, `t.SkipNow(`) and Rust
  * (`#[ignore]`). `.skip(` is only taken after a test word, so `iter.skip(1)` is not a skip.

@@ -10,6 +10,7 @@ import { startApp, owner, repoName, installationId, type AppHarness } from "../k
 import type { CiRun } from "../kit/github.js";
 import type { ModelScript, RecordedRequest, Turn } from "../kit/model-server.js";
 import { configYaml, goodFarewell, badFarewell, labeledPayload, projectFiles, plan as farewellPlan } from "./scenario.js";
+import { skipCall } from "../kit/skip-text.js";
 
 /**
  * The review and the gate, end to end through the real app: real git origin, real sandbox, the
@@ -348,7 +349,7 @@ describe("test integrity", () => {
   });
 
   it("fails the gate on test integrity when the generator skips the test", async () => {
-    const skipped = projectFiles["test/farewell.test.js"]!.replace('test("farewell says goodbye', 'test.skip("farewell says goodbye');
+    const skipped = projectFiles["test/farewell.test.js"]!.replace('test("farewell says goodbye', `${skipCall("test", "skip")}"farewell says goodbye`);
     const h = await start({
       "claude-haiku-4-5": planner(ownsTest),
       "gpt-5-mini": [write("src/farewell.js", badFarewell), write("test/farewell.test.js", skipped), run("npm test"), finishOk("Implemented farewell; tests pass")],
@@ -363,7 +364,7 @@ describe("test integrity", () => {
     const check = finalGate(h, r);
     expect(check).toMatchObject({ status: "completed", conclusion: "failure" });
     expect(check.output.title).toBe("Not done: Test integrity against the base");
-    expect(check.output.summary).toContain('| Test integrity against the base | ❌ fail | new skip/only: test/farewell.test.js:5: test.skip("farewell says goodbye by name", () => {');
+    expect(check.output.summary).toContain(`| Test integrity against the base | ❌ fail | new skip/only: test/farewell.test.js:5: ${skipCall("test", "skip")}"farewell says goodbye by name", () => {`);
     expect(r.gate!.items.filter((i) => i.state !== "pass").map((i) => i.item)).toEqual(["Test integrity against the base"]);
     expect(h.github.ready).toEqual([]);
   });

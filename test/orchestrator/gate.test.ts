@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { RepoConfigSchema, RunSchema, type GateItem, type Review, type Run } from "../../src/domain/index.js";
 import { evaluateGate } from "../../src/orchestrator/gate.js";
+import { skipCall } from "../kit/skip-text.js";
 
 /**
  * The Definition of Done as a table: every item failing or waiting on its own, with everything
@@ -209,13 +210,13 @@ const alone: Case[] = [
   },
   {
     name: "a new skip",
-    change: (r) => withIntegrity(r, { newSkips: ['test/farewell.test.js:5: test.skip("farewell says goodbye", () => {'] }),
-    expect: [{ item: items.integrity, state: "fail", evidence: 'new skip/only: test/farewell.test.js:5: test.skip("farewell says goodbye", () => {' }],
+    change: (r) => withIntegrity(r, { newSkips: [`test/farewell.test.js:5: ${skipCall("test", "skip")}"farewell says goodbye", () => {`] }),
+    expect: [{ item: items.integrity, state: "fail", evidence: `new skip/only: test/farewell.test.js:5: ${skipCall("test", "skip")}"farewell says goodbye", () => {` }],
   },
   {
     name: "a new .only",
-    change: (r) => withIntegrity(r, { newSkips: ["test/a.test.js:9: it.only('x', () => {"] }),
-    expect: [{ item: items.integrity, state: "fail", evidence: "new skip/only: test/a.test.js:9: it.only('x', () => {" }],
+    change: (r) => withIntegrity(r, { newSkips: [`test/a.test.js:9: ${skipCall("it", "only")}'x', () => {`] }),
+    expect: [{ item: items.integrity, state: "fail", evidence: `new skip/only: test/a.test.js:9: ${skipCall("it", "only")}'x', () => {` }],
   },
   {
     name: "a lower test count",
@@ -396,11 +397,11 @@ describe("evaluateGate: items combined", () => {
   });
 
   it("fails when something fails while something else still waits", () => {
-    const run = withIntegrity({ ...passingRun(), ci: [{ ...passingRun().ci![0]!, status: "queued", conclusion: null }] }, { newSkips: ["test/a.test.js:3: it.skip('x', () => {"] });
+    const run = withIntegrity({ ...passingRun(), ci: [{ ...passingRun().ci![0]!, status: "queued", conclusion: null }] }, { newSkips: [`test/a.test.js:3: ${skipCall("it", "skip")}'x', () => {`] });
     const verdict = evaluateGate(run);
     expect(verdict.conclusion).toBe("failure");
     expect(itemNamed(verdict.items, items.ci)).toEqual({ item: items.ci, state: "pending", evidence: "build: queued" });
-    expect(itemNamed(verdict.items, items.integrity)).toEqual({ item: items.integrity, state: "fail", evidence: "new skip/only: test/a.test.js:3: it.skip('x', () => {" });
+    expect(itemNamed(verdict.items, items.integrity)).toEqual({ item: items.integrity, state: "fail", evidence: `new skip/only: test/a.test.js:3: ${skipCall("it", "skip")}'x', () => {` });
   });
 
   it("waits when nothing fails and several items still wait", () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { defaultRepoConfig, RepoConfigSchema } from "../../src/domain/index.js";
 import { decide, runBranch } from "../../src/orchestrator/machine.js";
 import { Driver, at, plan, requested, result, runId } from "./fixtures.js";
+import { skipCall } from "../kit/skip-text.js";
 
 describe("decide", () => {
   it("starts a run on a request: reads the config first, nothing posted yet", () => {
@@ -380,7 +381,7 @@ describe("decide", () => {
     d.answerJob("scrutiny", {
       kind: "scrutiny",
       commands: [{ name: "test", cmd: "npm test", exitCode: 0, ms: 10, timedOut: false, outputTail: "" }],
-      integrity: { deletedTests: ["test/a.test.js"], newSkips: ["test/b.test.js:3: it.skip(\"x\")"], testCountBase: 5, testCountHead: 3, protectedTouched: [".github/workflows/ci.yml"], conflicts: [] },
+      integrity: { deletedTests: ["test/a.test.js"], newSkips: [`test/b.test.js:3: ${skipCall("it", "skip")}"x")`], testCountBase: 5, testCountHead: 3, protectedTouched: [".github/workflows/ci.yml"], conflicts: [] },
     });
     d.step({ type: "pr.opened", runId, at, key: d.pending("openPullRequest").key, number: 12, url: "u" });
     d.review("r1", "approve");

