@@ -7,6 +7,7 @@ import type { InstallationOctokit } from "./github/octokit.js";
 import shopfloor from "./index.js";
 import { protectCommand, protectUsage } from "./cli/protect.js";
 import { doctor } from "./cli/doctor.js";
+import { parseDoctorArgs } from "./cli/workflow-audit.js";
 import { readSettings } from "./config/settings.js";
 
 const usage = `usage: shopfloor serve | runner | doctor | protect
@@ -18,8 +19,11 @@ const usage = `usage: shopfloor serve | runner | doctor | protect
           here (mirrors, worktrees, sandbox, models). Needs the App's APP_ID and private key to mint
           repo-scoped tokens; SHOPFLOOR_RUNNER_CONCURRENCY jobs at once.
 
-  doctor  check this machine (git, bubblewrap, ripgrep, keys, state and work dirs, Redis when
-          REDIS_URL is set) and list orphaned worktrees. Exits 1 when a check fails.
+  doctor [--repo <owner/name>]
+          check this machine (git, bubblewrap, ripgrep, keys, state and work dirs, Redis when
+          REDIS_URL is set) and list orphaned worktrees. With --repo, also list the repo's
+          workflows that run agent code (shopfloor/* pushes, their PRs) with secrets in reach;
+          read as the App's installation, or with GITHUB_TOKEN. Exits 1 when a check fails.
 
   ${protectUsage.replace(/\n/g, "\n  ")}`;
 
@@ -50,8 +54,13 @@ async function main(argv: string[]): Promise<number> {
     return -1;
   }
   if (command === "doctor") {
+    const args = parseDoctorArgs(argv.slice(1));
+    if (typeof args === "string") {
+      console.error(`shopfloor doctor: ${args}\n\n${usage}`);
+      return 2;
+    }
     const settings = readSettings();
-    const report = await doctor({ env: process.env, stateDir: settings.stateDir, workDir: settings.workDir, log: (line) => console.log(line) });
+    const report = await doctor({ env: process.env, stateDir: settings.stateDir, workDir: settings.workDir, log: (line) => console.log(line), ...args });
     return report.ok ? 0 : 1;
   }
   if (command === "protect") {

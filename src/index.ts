@@ -1,7 +1,8 @@
 import type { ApplicationFunctionOptions, Probot } from "probot";
 import { readSettings, type Settings } from "./config/settings.js";
 import { loadRepoConfig, repoConfigPath } from "./config/repo-config.js";
-import { defaultRepoConfig, redact, secretsOf, type Event, type JobProgress } from "./domain/index.js";
+import { defaultRepoConfig, redact, type Event, type JobProgress } from "./domain/index.js";
+import { loadSecrets } from "./config/secrets.js";
 import type { RunStore } from "./store/run-store.js";
 import type { JobQueue } from "./queue/job-queue.js";
 import { RedisRunStore } from "./store/redis.js";
@@ -67,7 +68,7 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
   return async function shopfloor(app: Probot, options: ApplicationFunctionOptions): Promise<void> {
     const settings = readSettings(process.env, process.cwd(), packageRoot());
     const author = commitAuthor;
-    const secrets = secretsOf(process.env);
+    const secrets = loadSecrets(process.env);
     const { store, queue } = await backends(settings, app);
     const triggerLabels = new TriggerLabels(settings.stateDir, defaultRepoConfig.trigger.label);
     await triggerLabels.load();

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Settings } from "./config/settings.js";
-import { secretsOf, type JobProgress } from "./domain/index.js";
+import { loadSecrets } from "./config/secrets.js";
+import type { JobProgress } from "./domain/index.js";
 import { RepoTokenMinter } from "./github/tokens.js";
 import type { InstallationOctokit } from "./github/octokit.js";
 import { createModel, endpointFor } from "./models/route.js";
@@ -32,9 +33,9 @@ export async function createRunner(opts: {
     modelFor: (route) => createModel(route),
     endpointFor: (route) => endpointFor(route),
     scratchDir: join(settings.workDir, "jobs"),
-    sandbox: (request) => runSandboxed(request, { hide: [settings.stateDir, settings.workDir] }),
+    sandbox: (request) => runSandboxed(request),
     commandTimeoutMs: settings.commandTimeoutMs,
-    secrets: secretsOf(process.env),
+    secrets: loadSecrets(process.env),
     author: commitAuthor,
     onProgress: opts.onProgress,
   });

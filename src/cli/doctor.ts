@@ -5,12 +5,16 @@ import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { terminalPhases } from "../domain/index.js";
+import type { ProbotOctokit } from "probot";
 import { sandboxAvailable } from "../workspace/sandbox.js";
+import { checkWorkflows } from "./workflow-audit.js";
 
 export interface DoctorCheck {
   name: string;
   ok: boolean;
   detail: string;
+  /** Printed indented under the check (the workflow audit's findings). */
+  lines?: string[];
 }
 
 export interface DoctorReport {
@@ -25,6 +29,10 @@ export interface DoctorOptions {
   stateDir: string;
   workDir: string;
   log: (line: string) => void;
+  /** `owner/name`: also audit which of its workflows run agent code with secrets in reach. */
+  repo?: string;
+  /** The client class for `repo`; tests pass one without Octokit's spacing of writes. */
+  Octokit?: typeof ProbotOctokit;
 }
 
 /** `git merge-tree --write-tree` (conflict checks without a checkout) arrived in 2.38. */
@@ -55,8 +63,12 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
     await checkWritable("work dir", opts.workDir),
   ];
   if (env.REDIS_URL) checks.push(await checkRedis(env.REDIS_URL));
+  if (opts.repo) checks.push(await checkWorkflows(opts.repo, env, opts.Octokit));
   const orphans = await findOrphans(opts.stateDir, opts.workDir);
-  for (const c of checks) opts.log(`${c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}`);
+  for (const c of checks) {
+    opts.log(`${c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}`);
+    for (const line of c.lines ?? []) opts.log(`    ${line}`);
+  }
   opts.log(orphans.length === 0 ? "no orphaned worktrees or scratch dirs" : `${orphans.length} orphaned (no active run uses them):`);
   for (const path of orphans) opts.log(`  ${path}`);
   return { ok: checks.every((c) => c.ok), checks, orphans };

@@ -1,20 +1,130 @@
+/**
+ * Redaction in depth: a known secret is removed as itself and in the encodings a model or a
+ * hostile command would reach for to slip it past us — base64 (either alphabet, padded or not,
+ * also inside a larger blob), hex (any case) and URL encoding.
+ */
+
 /** Names of environment variables whose values are secrets wherever they appear. */
 const secretName = /(KEY|TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE|CREDENTIAL)/i;
+/** Shorter values are not worth hiding and would redact common words. */
+const minSecretChars = 8;
+/** A PEM line shorter than this is a header fragment or padding, not key material. */
+const minLineChars = 16;
+/**
+ * Below this a secret is matched only as itself and URL-encoded: the stable inner part of its
+ * base64 would be under 12 characters, short enough to turn up in unrelated text by chance.
+ */
+const minEncodedBytes = 10;
+/** A text without a hex run this long holds no hex needle, so the case-folded copy is skipped. */
+const hexRun = new RegExp(`[0-9a-fA-F]{${2 * minEncodedBytes}}`);
+const githubToken = /\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g;
+const replacement = "[redacted]";
 
 /** The secret values in an environment, longest first, ignoring trivially short ones. */
 export function secretsOf(env: NodeJS.ProcessEnv): string[] {
-  const values = Object.entries(env)
-    .filter(([name, value]) => secretName.test(name) && typeof value === "string" && value.length >= 8)
-    .map(([, value]) => value as string);
+  return secretValues(Object.entries(env).flatMap(([name, value]) => (secretName.test(name) && value !== undefined ? [value] : [])));
+}
+
+/** These values as secrets: trivially short ones dropped, multi-line ones also line by line, longest first. */
+export function secretValues(candidates: readonly string[]): string[] {
+  const values = candidates.filter((v) => v.length >= minSecretChars);
   // A multi-line secret (a PEM key) also counts line by line: text that quotes or escapes it
   // (JSON turns newlines into \n) still contains its long lines.
-  const lines = values.flatMap((v) => (v.includes("\n") ? v.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 16) : []));
+  const lines = values.flatMap((v) => (v.includes("\n") ? v.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= minLineChars) : []));
   return [...new Set([...values, ...lines])].sort((a, b) => b.length - a.length);
 }
 
-/** Replace every known secret, and anything shaped like a GitHub token, before text leaves us. */
+/** Replace every known secret, plain or encoded, and anything shaped like a GitHub token, before text leaves us. */
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) out = out.split(s).join("[redacted]");
-  return out.replace(/\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g, "[redacted]");
+  const { exact, hex } = needlesFor(secrets);
+  const found: Range[] = [];
+  collect(text, exact, found);
+  // Hex is searched in a copy with A-F lowered: same length, so offsets carry over.
+  if (hex.length > 0 && hexRun.test(text)) collect(text.replace(/[A-F]/g, (c) => c.toLowerCase()), hex, found);
+  return cut(text, found).replace(githubToken, replacement);
+}
+
+/** What to search for: `exact` as is, `hex` (lower case) in any case. */
+interface Needles {
+  exact: string[];
+  hex: string[];
+}
+
+/**
+ * Computed once per secrets array: `redact` runs on every command output and comment. Searching
+ * is one `indexOf` sweep per needle — a few hundred for a PEM key and some tokens, tens of
+ * milliseconds per megabyte — where one regex of as many alternatives is a hundred times slower.
+ */
+const needleCache = new WeakMap<readonly string[], Needles>();
+
+function needlesFor(secrets: readonly string[]): Needles {
+  const cached = needleCache.get(secrets);
+  if (cached !== undefined) return cached;
+  const exact = new Set<string>();
+  const hex = new Set<string>();
+  for (const secret of secrets) {
+    if (secret === "") continue;
+    exact.add(secret);
+    for (const form of urlEncoded(secret)) exact.add(form);
+    const bytes = Buffer.from(secret, "utf8");
+    if (bytes.length < minEncodedBytes) continue;
+    hex.add(bytes.toString("hex"));
+    for (const form of base64Forms(bytes)) exact.add(form);
+  }
+  const needles = { exact: [...exact], hex: [...hex] };
+  needleCache.set(secrets, needles);
+  return needles;
+}
+
+/** `encodeURIComponent`, and form encoding (`+` for spaces, `!'()~` escaped); %xx escapes in either case. */
+function urlEncoded(secret: string): string[] {
+  const forms = [encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)];
+  return [...forms, ...forms.map((f) => f.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase()))].filter((f) => f !== secret);
+}
+
+/** Both alphabets: the whole encoding, padded and not, and its stable inner part at each offset in a larger blob. */
+function base64Forms(bytes: Buffer): string[] {
+  return (["base64", "base64url"] as const).flatMap((alphabet) => {
+    const whole = bytes.toString(alphabet).replace(/=+$/, "");
+    const padding = "=".repeat((4 - (whole.length % 4)) % 4);
+    return [whole + padding, whole, ...[0, 1, 2].map((offset) => base64Inner(bytes, offset, alphabet))];
+  });
+}
+
+/**
+ * The characters of the base64 of `bytes`, placed `offset` bytes into a larger blob, that depend
+ * on nothing but `bytes`. Each character holds 6 bits: those straddling a neighbour's byte differ
+ * from blob to blob, the rest are the same in every blob that has `bytes` at that offset (mod 3).
+ */
+function base64Inner(bytes: Buffer, offset: number, alphabet: "base64" | "base64url"): string {
+  const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString(alphabet);
+  return encoded.slice(Math.ceil((offset * 8) / 6), Math.floor(((offset + bytes.length) * 8) / 6));
+}
+
+/** Start (inclusive) and end (exclusive) of a match. */
+type Range = [number, number];
+
+function collect(view: string, needles: readonly string[], found: Range[]): void {
+  for (const needle of needles) {
+    for (let at = view.indexOf(needle); at !== -1; at = view.indexOf(needle, at + needle.length)) found.push([at, at + needle.length]);
+  }
+}
+
+/** The text with each stretch of overlapping matches replaced once. */
+function cut(text: string, found: Range[]): string {
+  const [first, ...rest] = found.sort((a, b) => a[0] - b[0]);
+  if (first === undefined) return text;
+  let out = "";
+  let emitted = 0;
+  let [from, to] = first;
+  for (const [start, end] of rest) {
+    if (start < to) {
+      to = Math.max(to, end);
+      continue;
+    }
+    out += text.slice(emitted, from) + replacement;
+    emitted = to;
+    [from, to] = [start, end];
+  }
+  return out + text.slice(emitted, from) + replacement + text.slice(to);
 }

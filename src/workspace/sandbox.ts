@@ -1,46 +1,187 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, resolve } from "node:path";
-import type { SandboxOutcome, SandboxRequest } from "./types.js";
+import { existsSync, realpathSync, statSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import { createServer, connect, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bridgeSource, startEgressProxy, startModelProxy, type EgressProxy } from "./egress-proxy.js";
+import { viewArgs } from "./sandbox-view.js";
+import type { SandboxMount, SandboxNetwork, SandboxOutcome, SandboxRequest } from "./types.js";
 
 /** A fork bomb stops at this many processes; enough for `npm test` with workers. */
 const MAX_PROCESSES = 256;
 const SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** GNU `timeout` convention, so a timed-out command reads the same everywhere. */
 const TIMEOUT_EXIT = 124;
+/** Where the proxy's socket and the bridge live inside the sandbox (its own /run, not the host's). */
+const RUN_DIR = "/run/shopfloor";
+/** The sandbox's own loopback ports the bridge listens on. */
+export const EGRESS_PORT = 3128;
+export const MODEL_PORT = 3129;
 
 export interface SandboxOptions {
-  /** Runner directories (state, work dir) the command must not see; mounted over with an empty tmpfs. */
-  hide?: string[];
+  /** Extra read-only host paths for toolchains outside /usr (SHOPFLOOR_SANDBOX_PATHS). */
+  toolchains?: readonly string[];
 }
 
 let warnedUnsandboxed = false;
 let available: Promise<{ ok: boolean; reason?: string }> | undefined;
 
 /**
- * Runs `/bin/sh -c <command>` in bubblewrap: read-only root, only the worktree writable (its
- * `.git` not), fresh /proc and /tmp, no network, no capabilities, an empty environment apart
- * from the basics and `req.env`, stdin from /dev/null, and wall-time, output and process limits.
+ * Runs `/bin/sh -c <command>` in bubblewrap: the allowlisted view of the host (sandbox-view.ts),
+ * only the worktree writable (its `.git` not), fresh /proc and /tmp, no network unless the
+ * request asks for the setup proxy or a model endpoint, no capabilities, an empty environment
+ * apart from the basics and `req.env`, stdin from /dev/null, and wall-time, output and process limits.
  */
 export async function runSandboxed(req: SandboxRequest, opts: SandboxOptions = {}): Promise<SandboxOutcome> {
-  const cwd = realpathSync(req.cwd);
+  const box = await prepareSandbox(
+    { cwd: req.cwd, argv: limited(req.command), ...(req.env && { env: req.env }), ...(req.mounts && { mounts: req.mounts }), ...(req.network && { network: req.network }) },
+    opts,
+  );
+  try {
+    const outcome = await execute(box.argv, box.cwd, box.env, req);
+    const refused = box.refused();
+    if (refused.length === 0) return outcome;
+    // Say why an install could not reach a host, where a person reads the output.
+    const note = `\n[shopfloor] egress refused: ${[...new Set(refused)].join(", ")} (not in network.allow or SHOPFLOOR_EGRESS_ALLOW)\n`;
+    return { ...outcome, output: outcome.output + note };
+  } finally {
+    await box.close();
+  }
+}
+
+export interface SandboxSpec {
+  cwd: string;
+  /** The program and its arguments, run inside. */
+  argv: string[];
+  env?: Record<string, string>;
+  mounts?: readonly SandboxMount[];
+  network?: SandboxNetwork;
+}
+
+export interface PreparedSandbox {
+  /** Spawn this (in its own process group), with exactly `env`, in `cwd`. */
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** The model endpoint as the command inside must call it, for `network.kind === "model"`. */
+  modelUrl?: string;
+  refused(): string[];
+  /** Stops the proxy and removes its socket; call after the process is gone. */
+  close(): Promise<void>;
+}
+
+/**
+ * The argv and environment of a sandboxed program, with its proxy started: for callers that spawn
+ * the process themselves (the CLI agents stream its output). `runSandboxed` is the common case.
+ */
+export async function prepareSandbox(spec: SandboxSpec, opts: SandboxOptions = {}): Promise<PreparedSandbox> {
+  const cwd = realpathSync(spec.cwd);
   if (!statSync(cwd).isDirectory()) throw new Error(`sandbox: not a directory: ${cwd}`);
-  const env = sandboxEnv(req.env);
+  const env = sandboxEnv(spec.env);
   const check = await sandboxAvailable();
-  if (check.ok) return execute([bwrapBinary(), ...bwrapArgs(cwd, opts.hide ?? []), "--", ...limited(req.command)], cwd, env, req);
-  if (process.env.SHOPFLOOR_ALLOW_UNSANDBOXED !== "1") {
-    throw new Error(`sandbox: bubblewrap cannot run (${check.reason}); set SHOPFLOOR_ALLOW_UNSANDBOXED=1 only if you accept that`);
+  if (!check.ok) {
+    if (process.env.SHOPFLOOR_ALLOW_UNSANDBOXED !== "1") {
+      throw new Error(`sandbox: bubblewrap cannot run (${check.reason}); set SHOPFLOOR_ALLOW_UNSANDBOXED=1 only if you accept that`);
+    }
+    warnUnsandboxed(check.reason);
+    return unsandboxed(spec, cwd, env);
   }
-  if (!warnedUnsandboxed) {
-    warnedUnsandboxed = true;
-    process.stderr.write(
-      `\n*** SHOPFLOOR WARNING: bubblewrap unavailable (${check.reason}); SHOPFLOOR_ALLOW_UNSANDBOXED=1 so agent ` +
-        `commands run WITHOUT a sandbox: with network, and able to write anywhere this user can. ***\n\n`,
-    );
+  const mounts = spec.mounts ?? [];
+  if (!spec.network) {
+    const argv = [bwrapBinary(), ...viewArgs({ cwd, mounts, toolchains: opts.toolchains ?? [] }), ...namespaceArgs(cwd), "--", ...spec.argv];
+    return { argv, env, cwd, refused: () => [], close: async () => undefined };
   }
-  return execute(limited(req.command), cwd, env, req);
+  const dir = await mkdtemp(join(tmpdir(), "shopfloor-net-"));
+  let proxy: EgressProxy;
+  try {
+    proxy = await startProxy(spec.network, join(dir, "proxy.sock"));
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const port = spec.network.kind === "egress" ? EGRESS_PORT : MODEL_PORT;
+  if (spec.network.kind === "egress") Object.assign(env, proxyEnv(`http://127.0.0.1:${port}`));
+  const view = viewArgs({ cwd, mounts, toolchains: opts.toolchains ?? [], run: { source: dir, target: RUN_DIR } });
+  // Inside, a tiny bridge turns the sandbox's own loopback port into the proxy's Unix socket;
+  // the command starts once it listens. There is no other way out: no network namespace is shared.
+  const bridged = ["/bin/sh", "-c", BRIDGE_SCRIPT, "sh", realpathSync(process.execPath), bridgeSource, String(port), `${RUN_DIR}/proxy.sock`, ...spec.argv];
+  return {
+    argv: [bwrapBinary(), ...view, ...namespaceArgs(cwd), "--", ...bridged],
+    env,
+    cwd,
+    ...(spec.network.kind === "model" && { modelUrl: `http://127.0.0.1:${port}` }),
+    refused: () => proxy.refused(),
+    close: async () => {
+      await proxy.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const BRIDGE_SCRIPT = [
+  'node=$1; src=$2; port=$3; sock=$4; shift 4',
+  'ready=/tmp/.shopfloor-bridge-ready',
+  '"$node" -e "$src" "$port" "$sock" "$ready" </dev/null >/dev/null 2>&1 &',
+  'i=0; while [ ! -e "$ready" ]; do i=$((i+1)); if [ $i -gt 1000 ]; then echo "shopfloor: the network bridge did not start" >&2; exit 125; fi; sleep 0.01; done',
+  'exec "$@"',
+].join("\n");
+
+function startProxy(network: SandboxNetwork, socketPath: string): Promise<EgressProxy> {
+  return network.kind === "egress"
+    ? startEgressProxy({ socketPath, allow: network.allow })
+    : startModelProxy({ socketPath, upstream: network.upstream, headers: network.headers });
+}
+
+function proxyEnv(url: string): Record<string, string> {
+  return { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url };
+}
+
+function namespaceArgs(cwd: string): string[] {
+  // No --clearenv/--setenv: bwrap is started with exactly the sandbox environment instead, so
+  // values of `req.env` never sit in an argv that every user on the host can read.
+  return ["--unshare-all", "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--chdir", cwd];
+}
+
+function warnUnsandboxed(reason: string | undefined): void {
+  if (warnedUnsandboxed) return;
+  warnedUnsandboxed = true;
+  process.stderr.write(
+    `\n*** SHOPFLOOR WARNING: bubblewrap unavailable (${reason}); SHOPFLOOR_ALLOW_UNSANDBOXED=1 so agent ` +
+      `commands run WITHOUT a sandbox: with network, and able to read and write anywhere this user can. ***\n\n`,
+  );
+}
+
+/**
+ * Without bubblewrap (only when the operator allowed it): the same environment and limits, the
+ * proxies reached on a host loopback port. Nothing enforces the allowlist or the mounts here.
+ */
+async function unsandboxed(spec: SandboxSpec, cwd: string, env: Record<string, string>): Promise<PreparedSandbox> {
+  if (!spec.network) return { argv: spec.argv, env, cwd, refused: () => [], close: async () => undefined };
+  const dir = await mkdtemp(join(tmpdir(), "shopfloor-net-"));
+  const proxy = await startProxy(spec.network, join(dir, "proxy.sock"));
+  const forward: Server = createServer((s) => {
+    const up = connect(proxy.socketPath);
+    s.pipe(up).pipe(s);
+    s.on("error", () => up.destroy());
+    up.on("error", () => s.destroy());
+  });
+  await new Promise<void>((done) => forward.listen(0, "127.0.0.1", done));
+  const url = `http://127.0.0.1:${(forward.address() as { port: number }).port}`;
+  if (spec.network.kind === "egress") Object.assign(env, proxyEnv(url));
+  return {
+    argv: spec.argv,
+    env,
+    cwd,
+    ...(spec.network.kind === "model" && { modelUrl: url }),
+    refused: () => proxy.refused(),
+    close: async () => {
+      await new Promise<void>((done) => forward.close(() => done()));
+      await proxy.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Whether bubblewrap can start here with the namespaces we ask for (checked once per process). */
@@ -72,40 +213,6 @@ function limited(command: string): string[] {
   return existsSync("/usr/bin/prlimit") ? ["/usr/bin/prlimit", `--nproc=${MAX_PROCESSES}`, "--", ...sh] : sh;
 }
 
-export function bwrapArgs(cwd: string, hide: string[]): string[] {
-  const args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"];
-  for (const dir of hide) {
-    if (isAbsolute(dir) && existsSync(dir) && dir !== "/") args.push("--tmpfs", resolve(dir));
-  }
-  args.push("--bind", cwd, cwd);
-  const dotGit = join(cwd, ".git");
-  if (existsSync(dotGit)) {
-    args.push("--ro-bind", dotGit, dotGit);
-    // Re-show the repository read-only (it may sit under a hidden dir) so `git diff` etc. work.
-    const common = gitCommonDir(dotGit);
-    if (common && common !== dotGit) args.push("--ro-bind", common, common);
-  }
-  // No --clearenv/--setenv: bwrap is started with exactly the sandbox environment instead, so
-  // values of `req.env` never sit in an argv that every user on the host can read.
-  args.push("--unshare-all", "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--chdir", cwd);
-  return args;
-}
-
-/** For a worktree's `.git` file (`gitdir: <mirror>/worktrees/<id>`), the mirror it belongs to. */
-function gitCommonDir(dotGit: string): string | null {
-  try {
-    if (!statSync(dotGit).isFile()) return null;
-    const gitdir = /^gitdir: (.+)$/m.exec(readFileSync(dotGit, "utf8"))?.[1]?.trim();
-    if (!gitdir) return null;
-    const dir = resolve(dirname(dotGit), gitdir);
-    const common = readFileSync(join(dir, "commondir"), "utf8").trim();
-    const path = resolve(dir, common);
-    return existsSync(path) ? path : null;
-  } catch {
-    return null;
-  }
-}
-
 async function execute(argv: string[], cwd: string, env: Record<string, string>, req: SandboxRequest): Promise<SandboxOutcome> {
   const started = Date.now();
   const group = await pidsGroup();
@@ -121,14 +228,24 @@ async function execute(argv: string[], cwd: string, env: Record<string, string>,
   const tail = new OutputTail(req.maxOutputBytes);
   child.stdout.on("data", (b: Buffer) => tail.push(b));
   let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
+  let aborted = false;
+  const kill = () => {
     try {
       if (child.pid) process.kill(-child.pid, "SIGKILL");
     } catch {
       // already gone
     }
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    kill();
   }, req.timeoutMs);
+  const onAbort = () => {
+    aborted = true;
+    kill();
+  };
+  if (req.signal?.aborted) onAbort();
+  else req.signal?.addEventListener("abort", onAbort, { once: true });
   try {
     const exitCode = await new Promise<number>((done, fail) => {
       child.on("error", fail);
@@ -140,9 +257,11 @@ async function execute(argv: string[], cwd: string, env: Record<string, string>,
       output: tail.text(),
       timedOut,
       truncated: tail.truncated,
+      ...(aborted ? { aborted } : {}),
     };
   } finally {
     clearTimeout(timer);
+    req.signal?.removeEventListener("abort", onAbort);
     if (group) await removeGroup(group);
   }
 }

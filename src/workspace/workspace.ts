@@ -107,6 +107,26 @@ export class Workspace {
     }
   }
 
+  /** Names at the root of the tree at `sha` (files and directories), read from the mirror. */
+  async rootNames(repo: RepoName, sha: string): Promise<string[]> {
+    if (!SHA.test(sha)) throw new Error(`workspace: not a full commit sha: ${JSON.stringify(sha)}`);
+    const { stdout } = await runGit(["ls-tree", "--name-only", "-z", sha], { cwd: this.syncedMirror(repo), env: this.env() });
+    return stdout.split("\0").filter(Boolean);
+  }
+
+  /** The blob id of each path at `sha` ("" when absent): equal ids, equal content. */
+  async blobIds(repo: RepoName, sha: string, paths: readonly string[]): Promise<Record<string, string>> {
+    const ids: Record<string, string> = {};
+    if (paths.length === 0) return ids;
+    const { stdout } = await runGit(["ls-tree", "-z", sha, "--", ...paths], { cwd: this.syncedMirror(repo), env: this.env() });
+    for (const p of paths) ids[p] = "";
+    for (const line of stdout.split("\0").filter(Boolean)) {
+      const [info, path] = line.split("\t");
+      if (path !== undefined && info) ids[path] = info.split(" ")[2] ?? "";
+    }
+    return ids;
+  }
+
   async resolveRef(repo: RepoName, ref: string): Promise<string> {
     const { stdout } = await runGit(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], {
       cwd: this.syncedMirror(repo),

@@ -82,8 +82,8 @@ describe("runSandboxed", () => {
   it("cannot write outside the worktree", async () => {
     const name = `escape-${randomBytes(4).toString("hex")}`;
     for (const target of [join(sibling, name), join(otherWt, name), join(workDir, name), `/root/${name}`]) {
-      const r = await run(`echo pwned > ${target}`);
-      expect(r.exitCode, target).not.toBe(0);
+      // Paths under /var/tmp may exist inside, on the sandbox's own tmpfs; the host never sees them.
+      await run(`echo pwned > ${target}`);
       expect(existsSync(target), target).toBe(false);
     }
     // Not even by remounting: a root runner's sandbox must hold no capability to do that.
@@ -97,15 +97,62 @@ describe("runSandboxed", () => {
   });
 
   it("hides the runner's state and work directories, except the worktree", async () => {
-    const r = await runSandboxed(
-      { cwd: wt, command: `cat ${stateDir}/secret.txt; ls ${join(workDir, "worktrees", "acme", "widgets")}; cat README.md`, timeoutMs: 10_000, maxOutputBytes: 4096 },
-      { hide: [stateDir, workDir] },
-    );
+    const r = await run(`cat ${stateDir}/secret.txt; ls ${join(workDir, "worktrees", "acme", "widgets")}; cat README.md`);
     expect(r.output).not.toContain("state-secret");
     expect(r.output).not.toContain("neighbour");
     expect(r.output).toContain("sandboxed\nhello\n");
-    const visible = await run(`cat ${stateDir}/secret.txt`);
-    expect(visible.output).toBe("state-secret\n"); // without `hide` it is readable: the check above means something
+    // Readable from outside: the check above means something.
+    expect(await readFile(join(stateDir, "secret.txt"), "utf8")).toBe("state-secret\n");
+  });
+
+  it("shows an allowlist of the host: no app directory, .env, key file, home, ~/.npmrc, ~/.ssh or /run", async () => {
+    const canary = `canary-${randomBytes(8).toString("hex")}`;
+    // Beside the app, as Probot's setup writes it, and a key file where PRIVATE_KEY_PATH would name it.
+    const dotEnv = join(process.cwd(), `.env-sandbox-test-${randomBytes(4).toString("hex")}`);
+    const keyFile = join(base, "app-key.pem");
+    await writeFile(dotEnv, `WEBHOOK_SECRET=${canary}\n`);
+    await writeFile(keyFile, `-----BEGIN PRIVATE KEY-----\n${canary}\n`);
+    try {
+      for (const path of [dotEnv, keyFile]) expect(await readFile(path, "utf8")).toContain(canary);
+      const probes = [dotEnv, keyFile, join(process.cwd(), "package.json"), "/root/.npmrc", "/root/.ssh", "/home", "/root", "/run", "/var/run", "/var/lib", "/etc/shadow", "/etc/npmrc", "/sys/class"];
+      const r = await run(`for p in /usr ${probes.join(" ")}; do if ls -d "$p" >/dev/null 2>&1; then echo "VISIBLE $p"; fi; done; cat ${dotEnv} ${keyFile} 2>&1; grep -rs ${canary} /etc /tmp /var ${base} 2>/dev/null | head -3; echo end`);
+      // The probe sees what is there (/usr), and nothing of the rest.
+      expect(r.output.match(/VISIBLE .*/g)).toEqual(["VISIBLE /usr"]);
+      expect(r.output).not.toContain(canary);
+      expect(r.output).toMatch(/end\n$/);
+      // What commands need is there: the shell, node, git, CA certificates.
+      const tools = await run("node --version && git --version && test -s /etc/ssl/certs/ca-certificates.crt && echo ok");
+      expect(tools.exitCode).toBe(0);
+    } finally {
+      await rm(dotEnv, { force: true });
+    }
+  });
+
+  it("cannot connect to a Unix socket on the host, by path or abstract name", async () => {
+    const sockPath = join(base, "host.sock");
+    const abstract = `\0shopfloor-test-${randomBytes(4).toString("hex")}`;
+    const accepted: string[] = [];
+    const servers = [sockPath, abstract].map((path) => {
+      const server = createServer((s) => {
+        accepted.push(path);
+        s.end("hello from the host\n");
+      });
+      return { server, listening: new Promise<void>((done) => server.listen(path, done)) };
+    });
+    await Promise.all(servers.map((s) => s.listening));
+    try {
+      const probe = (path: string) =>
+        `node -e "require('net').connect(${JSON.stringify(path).replace(/"/g, "'")}).on('data', (d) => process.stdout.write('GOT ' + d)).on('error', (e) => console.log(e.code))"`;
+      // From outside, both answer: the probe can succeed.
+      const outside = await execFileAsync("/bin/sh", ["-c", `${probe(sockPath)}; ${probe(abstract.replace("\0", "\\0"))}`]);
+      expect(outside.stdout.match(/GOT hello/g)?.length).toBe(2);
+      accepted.length = 0;
+      const r = await run(`${probe(sockPath)}; ${probe(abstract.replace("\0", "\\0"))}`);
+      expect(r.output).not.toContain("GOT");
+      expect(accepted).toEqual([]);
+    } finally {
+      for (const s of servers) s.server.close();
+    }
   });
 
   it("cannot reach a TCP listener on the host's loopback", async () => {
