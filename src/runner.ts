@@ -10,6 +10,9 @@ import { createJobHandler } from "./workers/handle.js";
 import { loadRoleCards } from "./workers/role-card.js";
 import { runSandboxed } from "./workspace/sandbox.js";
 import { Workspace } from "./workspace/workspace.js";
+import { DependencyCache } from "./workspace/dep-cache.js";
+import { prepareEnvironment } from "./workspace/setup.js";
+import type { SandboxRequest } from "./workspace/types.js";
 
 /** The identity Shopfloor commits as; pushes by anyone else pause a run. */
 export const commitAuthor = { name: "shopfloor[bot]", email: "shopfloor@users.noreply.github.com" };
@@ -27,13 +30,21 @@ export async function createRunner(opts: {
   const cards = await loadRoleCards(settings.agentsDir);
   const tokens = new RepoTokenMinter(opts.appOctokit);
   const workspace = new Workspace({ workDir: settings.workDir, tokenFor: (repo) => tokens.tokenFor(repo) });
+  const sandbox = (request: SandboxRequest) => runSandboxed(request, { toolchains: settings.sandboxPaths });
+  const cache = new DependencyCache({ dir: settings.cacheDir, maxBytes: settings.cacheMaxBytes });
   const handler = createJobHandler({
     workspace,
     cards,
     modelFor: (route) => createModel(route),
     endpointFor: (route) => endpointFor(route),
     scratchDir: join(settings.workDir, "jobs"),
-    sandbox: (request) => runSandboxed(request),
+    sandbox,
+    prepareEnvironment: (job, spec) =>
+      prepareEnvironment(
+        { workspace, cache, sandbox, egressAllow: settings.egressAllow, setupEnv: settings.setupEnv, commandTimeoutMs: settings.commandTimeoutMs, maxOutputBytes: 1024 * 1024 },
+        job,
+        spec,
+      ),
     commandTimeoutMs: settings.commandTimeoutMs,
     secrets: loadSecrets(process.env),
     author: commitAuthor,

@@ -152,7 +152,7 @@ function collectSecrets(node: unknown, into: Map<string, string>): void {
   }
 }
 
-/** What keeps Shopfloor's runs out of a job, by the brief's rules; the reason is printed for a person to check. */
+/** What keeps Shopfloor's runs out of a job, read from the text of `environment` and `if`; printed for a person to check. */
 function guardOf(job: Doc): string | undefined {
   const env = isMap(job.environment) ? job.environment.name : job.environment;
   if (env !== undefined && env !== null && env !== "") return `environment ${String(env)} — make sure it has required reviewers`;
@@ -161,7 +161,9 @@ function guardOf(job: Doc): string | undefined {
   const cond = job.if.trim();
   const byActor = /github\.(?:actor|triggering_actor)\b|\[bot\]/.test(cond);
   const byBranch = /github\.(?:head_ref|ref|ref_name)\b/.test(cond) && /shopfloor/i.test(cond);
-  if (byActor || byBranch) return `if: ${cond}`;
+  // Naming Shopfloor without any `!`/`!=` selects its runs (`github.actor == 'shopfloor[bot]'`) rather than keeping them out.
+  const selectsShopfloor = /shopfloor/i.test(cond) && !cond.includes("!");
+  if ((byActor || byBranch) && !selectsShopfloor) return `if: ${cond}`;
   return onlyOtherRef(cond) ? `if: ${cond} — runs only on that ref` : undefined;
 }
 
@@ -201,7 +203,7 @@ export function auditWorkflowText(path: string, text: string, defaultBranch: str
   try {
     return auditWorkflow(path, parse(text), defaultBranch);
   } catch (error) {
-    return { path, triggers: [], jobs: [], error: `not readable as YAML (${(error instanceof Error ? error.message : String(error)).split("\n")[0]})` };
+    return { path, triggers: [], jobs: [], error: `not readable as YAML (${(error instanceof Error ? error.message : String(error)).split("\n")[0]!.replace(/:$/, "")})` };
   }
 }
 

@@ -23,7 +23,18 @@ const SettingsSchema = z.object({
   SHOPFLOOR_RECONCILE_EVERY: z.coerce.number().int().nonnegative().default(10),
   /** Where the role cards are. */
   SHOPFLOOR_AGENTS_DIR: z.string().optional(),
+  /** Installed dependencies per repository; defaults to `cache/` in the work dir. */
+  SHOPFLOOR_CACHE_DIR: z.string().optional(),
+  /** The dependency cache's size; least recently used entries go first past it. */
+  SHOPFLOOR_CACHE_MAX_GB: z.coerce.number().positive().default(10),
+  /** Hosts every setup command may reach besides the package registries (comma or space separated). */
+  SHOPFLOOR_EGRESS_ALLOW: z.string().default(""),
+  /** Extra read-only paths shown in the sandbox: toolchains outside /usr (colon separated). */
+  SHOPFLOOR_SANDBOX_PATHS: z.string().default(""),
 });
+
+/** `SHOPFLOOR_SETUP_ENV_<NAME>=value` gives setup commands (and nothing else) `NAME=value`. */
+const SETUP_ENV_PREFIX = "SHOPFLOOR_SETUP_ENV_";
 
 export interface Settings {
   stateDir: string;
@@ -36,6 +47,12 @@ export interface Settings {
   agentsDir: string;
   monitorIntervalMs: number;
   reconcileEvery: number;
+  cacheDir: string;
+  cacheMaxBytes: number;
+  egressAllow: string[];
+  sandboxPaths: string[];
+  /** Variables for setup commands only: private registry tokens and the like. */
+  setupEnv: Record<string, string>;
 }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), packageRoot = cwd): Settings {
@@ -56,5 +73,19 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     monitorIntervalMs: s.SHOPFLOOR_MONITOR_INTERVAL_MS,
     reconcileEvery: s.SHOPFLOOR_RECONCILE_EVERY,
     agentsDir: resolve(cwd, s.SHOPFLOOR_AGENTS_DIR ?? resolve(packageRoot, "agents")),
+    cacheDir: resolve(cwd, s.SHOPFLOOR_CACHE_DIR ?? resolve(cwd, s.SHOPFLOOR_WORK_DIR, "cache")),
+    cacheMaxBytes: Math.round(s.SHOPFLOOR_CACHE_MAX_GB * 1024 ** 3),
+    egressAllow: s.SHOPFLOOR_EGRESS_ALLOW.split(/[\s,]+/).filter(Boolean),
+    sandboxPaths: s.SHOPFLOOR_SANDBOX_PATHS.split(":").filter((p) => p.startsWith("/")),
+    setupEnv: setupEnvOf(env),
   };
+}
+
+function setupEnvOf(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    const target = name.startsWith(SETUP_ENV_PREFIX) ? name.slice(SETUP_ENV_PREFIX.length) : "";
+    if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(target) && value !== undefined) out[target] = value;
+  }
+  return out;
 }

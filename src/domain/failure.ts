@@ -20,6 +20,8 @@ export const FailureSchema = z.object({
     "no_change",
     /** A subtask's change no longer applies on the run branch (another subtask changed the same lines). */
     "conflict",
+    /** The setup phase (installing the repository's dependencies) failed. */
+    "setup_failed",
     "bug",
   ]),
   detail: z.string(),

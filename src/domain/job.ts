@@ -26,6 +26,15 @@ const common = {
   cap: z.object({ usd: z.number().nonnegative(), tokens: z.number().int().nonnegative() }).optional(),
 };
 
+/**
+ * The setup phase a build or scrutiny job runs first: `install` as the repository set it
+ * (absent: detect from lock files; "": nothing), and the hosts it may reach besides the registries.
+ */
+export const SetupSpecSchema = z.object({
+  install: z.string().optional(),
+  allow: z.array(z.string()).default([]),
+});
+
 /** Work sent to a runner. Stable `jobId`s make a re-sent job the same job. */
 export const JobSchema = z.discriminatedUnion("kind", [
   z.object({
@@ -52,6 +61,7 @@ export const JobSchema = z.discriminatedUnion("kind", [
     /** The repo's own commands, which a CLI agent may run (its shell allow-list). */
     allowedCommands: z.array(z.string()).default([]),
     fromSha: z.string(),
+    setup: SetupSpecSchema.default({ allow: [] }),
     /** The default branch commit the run started from: repo conventions are read there, never from the run's own changes. */
     baseSha: z.string(),
     branch: z.string(),
@@ -68,6 +78,9 @@ export const JobSchema = z.discriminatedUnion("kind", [
     /** When set, test the branch's current tip instead of `headSha` (parallel subtasks finish in any order). */
     branch: z.string().optional(),
     commands: z.array(z.object({ name: z.string(), cmd: z.string() })),
+    setup: SetupSpecSchema.default({ allow: [] }),
+    /** The repository sets no test command: run the detected one after lint. */
+    detectTest: z.boolean().default(false),
     /** For test integrity and protected paths: what the head is compared with. */
     baseSha: z.string().optional(),
     defaultBranch: z.string().optional(),
@@ -97,6 +110,10 @@ export const CommandOutcomeSchema = z.object({
   timedOut: z.boolean(),
   /** The last lines of output, redacted. */
   outputTail: z.string(),
+  /** Why it was not run (a failed install stops what follows). */
+  skipped: z.string().optional(),
+  /** The install was restored from the dependency cache, not run. */
+  restored: z.boolean().optional(),
 });
 export type CommandOutcome = z.infer<typeof CommandOutcomeSchema>;
 

@@ -1,7 +1,7 @@
 /**
  * Redaction in depth: a known secret is removed as itself and in the encodings a model or a
  * hostile command would reach for to slip it past us — base64 (either alphabet, padded or not,
- * also inside a larger blob), hex (any case) and URL encoding.
+ * also inside a larger blob), hex (any case) and URL encoding, also when wrapped over lines.
  */
 
 /** Names of environment variables whose values are secrets wherever they appear. */
@@ -15,6 +15,14 @@ const minLineChars = 16;
  * base64 would be under 12 characters, short enough to turn up in unrelated text by chance.
  */
 const minEncodedBytes = 10;
+/**
+ * Encoders wrap their output (`base64` at 76 columns, `openssl base64` and PEM at 64, `xxd -p` at
+ * 60) and JSON escapes those breaks as `\n`. A block of such lines, each at least 40 characters so
+ * that ordinary text rarely forms one, is searched again with its breaks taken out. The lookbehind
+ * starts a block only where a run starts, which keeps the scan linear.
+ */
+const wrappedBlock = /(?<![A-Za-z0-9+/=_-])(?:[A-Za-z0-9+/=_-]{40,}(?:\r?\n|\\r\\n|\\n))+[A-Za-z0-9+/=_-]+/g;
+const lineBreak = /(\r?\n|\\r\\n|\\n)/;
 /** A text without a hex run this long holds no hex needle, so the case-folded copy is skipped. */
 const hexRun = new RegExp(`[0-9a-fA-F]{${2 * minEncodedBytes}}`);
 const githubToken = /\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g;
@@ -36,44 +44,87 @@ export function secretValues(candidates: readonly string[]): string[] {
 
 /** Replace every known secret, plain or encoded, and anything shaped like a GitHub token, before text leaves us. */
 export function redact(text: string, secrets: readonly string[]): string {
-  const { exact, hex } = needlesFor(secrets);
+  const needles = needlesFor(secrets);
   const found: Range[] = [];
-  collect(text, exact, found);
-  // Hex is searched in a copy with A-F lowered: same length, so offsets carry over.
-  if (hex.length > 0 && hexRun.test(text)) collect(text.replace(/[A-F]/g, (c) => c.toLowerCase()), hex, found);
+  collect(text, needles.plain, found);
+  collectEncoded(text, needles, found);
+  if (needles.plain.length > 0) {
+    for (const block of text.matchAll(wrappedBlock)) for (const range of unwrappedMatches(block[0], block.index, needles)) found.push(range);
+  }
   return cut(text, found).replace(githubToken, replacement);
 }
 
-/** What to search for: `exact` as is, `hex` (lower case) in any case. */
+/** What to search for, derived from the secrets. */
 interface Needles {
-  exact: string[];
+  /** The secrets and their URL encodings, matched as they are (the secrets also across line breaks). */
+  plain: string[];
+  /** Base64 forms, matched as they are, also across the line breaks of wrapped output. */
+  base64: string[];
+  /** Hex forms in lower case, matched in any case, also across line breaks. */
   hex: string[];
 }
 
 /**
  * Computed once per secrets array: `redact` runs on every command output and comment. Searching
  * is one `indexOf` sweep per needle — a few hundred for a PEM key and some tokens, tens of
- * milliseconds per megabyte — where one regex of as many alternatives is a hundred times slower.
+ * milliseconds per megabyte; one regex of as many alternatives took two seconds.
  */
 const needleCache = new WeakMap<readonly string[], Needles>();
 
 function needlesFor(secrets: readonly string[]): Needles {
   const cached = needleCache.get(secrets);
   if (cached !== undefined) return cached;
-  const exact = new Set<string>();
+  const plain = new Set<string>();
+  const base64 = new Set<string>();
   const hex = new Set<string>();
   for (const secret of secrets) {
     if (secret === "") continue;
-    exact.add(secret);
-    for (const form of urlEncoded(secret)) exact.add(form);
+    plain.add(secret);
+    for (const form of urlEncoded(secret)) plain.add(form);
     const bytes = Buffer.from(secret, "utf8");
     if (bytes.length < minEncodedBytes) continue;
     hex.add(bytes.toString("hex"));
-    for (const form of base64Forms(bytes)) exact.add(form);
+    for (const form of base64Forms(bytes)) base64.add(form);
   }
-  const needles = { exact: [...exact], hex: [...hex] };
+  const needles = { plain: [...plain], base64: [...base64], hex: [...hex] };
   needleCache.set(secrets, needles);
   return needles;
+}
+
+function collectEncoded(view: string, needles: Needles, found: Range[]): void {
+  collect(view, needles.base64, found);
+  // Hex is searched in a copy with A-F lowered: same length, so offsets carry over.
+  if (needles.hex.length > 0 && hexRun.test(view)) collect(view.replace(/[A-F]/g, (c) => c.toLowerCase()), needles.hex, found);
+}
+
+/** Matches in a block of wrapped lines with its line breaks taken out, as ranges of the whole text. */
+function unwrappedMatches(block: string, offset: number, needles: Needles): Range[] {
+  const lineStarts: number[] = []; // in the unwrapped block
+  const origins: number[] = []; // in the whole text
+  let unwrapped = "";
+  let at = offset;
+  // Split with a capture group alternates line, break, line, …, line.
+  block.split(lineBreak).forEach((part, i) => {
+    if (i % 2 === 0) {
+      lineStarts.push(unwrapped.length);
+      origins.push(at);
+      unwrapped += part;
+    }
+    at += part.length;
+  });
+  const toText = (index: number): number => {
+    let [lo, hi] = [0, lineStarts.length - 1];
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (lineStarts[mid]! <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return origins[lo]! + index - lineStarts[lo]!;
+  };
+  const found: Range[] = [];
+  collect(unwrapped, needles.plain, found);
+  collectEncoded(unwrapped, needles, found);
+  return found.map(([from, to]) => [toText(from), toText(to - 1) + 1]);
 }
 
 /** `encodeURIComponent`, and form encoding (`+` for spaces, `!'()~` escaped); %xx escapes in either case. */

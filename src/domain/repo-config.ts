@@ -10,6 +10,9 @@ export const ModelRouteSchema = z
   .string()
   .regex(/^[a-z][a-z0-9-]*\/[^\s]+$/, "a route is '<provider>/<model>', e.g. 'anthropic/claude-sonnet-4-5'");
 
+/** An egress allowlist entry: `host`, `host:port`, `*.domain`, `[v6]:port`. */
+export const EGRESS_HOST = /^(\*\.)?([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+\.?(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
 export const RuntimeSchema = z.enum(["builtin", "claude-code", "codex"]);
 
 export const RoleLimitsSchema = z
@@ -46,17 +49,31 @@ export const RepoConfigSchema = z
       .strict()
       .default({}),
     /**
-     * The repo's own commands, run in the sandbox (no network) in a fresh worktree of the
-     * result. Empty means "not run". Install runs first; a failing install fails the rest.
+     * The repo's own commands. `install` is the setup phase: it runs before any worker, with
+     * network only to package registries, and its result is cached; left out, it is detected
+     * from the lock files (`""` means nothing to install). `lint` and `test` run in the sandbox
+     * with no network on the result; `test` left out is detected too (`""` means not run).
+     * A failing install stops lint and test.
      */
     commands: z
       .object({
-        install: z.string().default(""),
+        install: z.string().optional(),
         lint: z.string().default(""),
-        test: z.string().default("npm test"),
+        test: z.string().optional(),
       })
       .strict()
-      .default({ install: "", lint: "", test: "npm test" }),
+      .default({ lint: "" }),
+    /** The setup phase's network. Agents, scrutiny and contract commands never have any. */
+    network: z
+      .object({
+        /**
+         * Hosts setup commands may reach besides the detected ecosystems' public registries:
+         * `host` (ports 80 and 443), `host:port`, or `*.domain` — e.g. a private registry.
+         */
+        allow: z.array(z.string().regex(EGRESS_HOST, "a host, host:port or *.domain, without scheme or path")).max(50).default([]),
+      })
+      .strict()
+      .default({ allow: [] }),
     /** Spend limits for one run. */
     budget: z
       .object({

@@ -51,16 +51,16 @@ function subtasksOk(run: Run): GateItem {
   if (subtasks.length === 0) return fail(item, "no subtasks");
   return notOk.length === 0
     ? pass(item, subtasks.map((s) => `${s.id}: ok`).join(", "))
-    : fail(item, notOk.map((s) => `${s.id}: ${run.subtasks[s.id]?.status ?? "not run"}`).join(", "));
+    : fail(item, notOk.map((s) => `${s.id}: ${run.subtasks[s.id]?.status ?? "not run"}${failureNote(run.subtasks[s.id]?.failure)}`).join(", "));
 }
 
 function commandsPassed(run: Run): GateItem[] {
   const commands = run.scrutiny ?? [];
   if (commands.length === 0) return [fail("Repository commands", run.scrutiny ? "no command configured: set `commands` in .github/shopfloor.yml" : "not run yet")];
   return commands.map((c) => {
-    const seconds = (c.ms / 1000).toFixed(1);
-    const evidence = c.timedOut ? `timed out after ${seconds} s` : `exit ${c.exitCode} in ${seconds} s`;
-    return c.exitCode === 0 ? pass(`\`${c.cmd}\` (${c.name})`, evidence) : fail(`\`${c.cmd}\` (${c.name})`, evidence);
+    const evidence = commandResult(c);
+    const item = c.name === "install" ? `Setup: \`${c.cmd}\` (install)` : `\`${c.cmd}\` (${c.name})`;
+    return c.exitCode === 0 && !c.skipped ? pass(item, evidence) : fail(item, c.name === "install" ? `${evidence}: ${c.outputTail.trim().split("\n").slice(-3).join(" / ")}` : evidence);
   });
 }
 
@@ -163,4 +163,16 @@ function upToDate(run: Run): GateItem {
   if (!run.integrity) return run.scrutiny ? fail(item, "not measured: the runner returned no integrity report") : pending(item, "not measured yet");
   const conflicts = run.integrity.conflicts;
   return conflicts.length > 0 ? fail(item, `conflicts with ${run.defaultBranch ?? "the base"} in ${conflicts.join(", ")}`) : pass(item, "merges cleanly");
+}
+
+/** A command's result in words: its exit and time, or why it did not run. */
+export function commandResult(c: { exitCode: number; ms: number; timedOut: boolean; skipped?: string; restored?: boolean }): string {
+  if (c.skipped) return `not run: ${c.skipped}`;
+  if (c.restored) return "restored from the dependency cache";
+  const seconds = (c.ms / 1000).toFixed(1);
+  return c.timedOut ? `timed out after ${seconds} s` : `exit ${c.exitCode} in ${seconds} s`;
+}
+
+function failureNote(failure: { reason: string; detail: string } | undefined): string {
+  return failure ? ` (${failure.reason}: ${failure.detail.split("\n")[0]!.slice(0, 200)})` : "";
 }

@@ -1,5 +1,5 @@
 import { sumUsage, type Run, type Usage } from "../domain/index.js";
-import type { GateVerdict } from "./gate.js";
+import { commandResult, type GateVerdict } from "./gate.js";
 
 /** GitHub rejects comment and PR bodies over 65 536 characters; stay well under. */
 const maxBody = 60_000;
@@ -82,7 +82,7 @@ export function renderPullRequestBody(run: Run): string {
   }
   if (run.scrutiny) {
     lines.push("## Repository commands", "");
-    for (const c of run.scrutiny) lines.push(`- \`${cell(c.cmd)}\` → exit ${c.exitCode} in ${(c.ms / 1000).toFixed(1)} s`);
+    for (const c of run.scrutiny) lines.push(`- \`${cell(c.cmd)}\` → ${commandResult(c)}`);
     lines.push("");
   }
   lines.push(renderSpend(run.usage));
@@ -97,6 +97,10 @@ export function renderHandoff(run: Run): string {
   const lines = [handoffMarker(run.id), "### Shopfloor needs a person", ""];
   if (run.question) lines.push(`**Question:** ${oneLine(run.question)}`, "");
   if (run.failure) lines.push(`**Why it stopped:** \`${run.failure.class}\` / \`${run.failure.reason}\` — ${oneLine(run.failure.detail)}`, "");
+  if (run.failure?.reason === "setup_failed") {
+    // The install's own output is what a person needs to fix a manifest or a registry setting.
+    lines.push("```", run.failure.detail.slice(-2500).replace(/```/g, "ʼʼʼ"), "```", "");
+  }
   lines.push("#### What was attempted", "");
   if (run.plan) {
     for (const s of run.plan.subtasks) {
@@ -117,7 +121,7 @@ export function renderHandoff(run: Run): string {
     lines.push("", "| when | task | failure |", "|---|---|---|");
     for (const a of run.attempts.slice(-10)) lines.push(`| ${a.at} | ${cell(a.task)} | ${a.failure.class} / ${a.failure.reason}: ${cell(a.failure.detail)} |`);
   }
-  const failing = (run.scrutiny ?? []).filter((c) => c.exitCode !== 0);
+  const failing = (run.scrutiny ?? []).filter((c) => c.exitCode !== 0 && !c.skipped);
   if (failing.length > 0) {
     lines.push("", "#### Failing checks", "");
     for (const c of failing) lines.push(`\`${cell(c.cmd)}\` exited ${c.exitCode}:`, "", "```", c.outputTail.slice(-1500).replace(/```/g, "ʼʼʼ"), "```");

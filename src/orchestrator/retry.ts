@@ -48,6 +48,7 @@ export function reflection(failure: Failure, attempt: number): string {
     policy_violation: "Change only the files you own.",
     no_change: "Make the change the brief asks for.",
     conflict: "Another subtask changed the same lines: redo the change on top of the current branch.",
+    setup_failed: "The dependencies did not install; make sure the manifest and lock file agree.",
     bug: "Report what you observed.",
   };
   return [

@@ -63,17 +63,24 @@ export function buildJob(run: Run, subtaskId: string, attempt: number): Job {
     issue: { number: run.issue.number, title: run.issue.title },
     ...(route !== undefined && { route }),
     ...(runtime !== undefined && { runtime }),
-    allowedCommands: Object.values(run.config!.commands).filter((c) => c.trim() !== ""),
+    allowedCommands: [run.config!.commands.lint, run.config!.commands.test ?? ""].filter((c) => c.trim() !== ""),
+    setup: setupOf(run),
     integrate: run.config!.parallel,
   };
 }
 
-/** The repo's commands, then every contract command not already among them. */
+/** The setup phase's part of the repository's config. */
+function setupOf(run: Run): { install?: string; allow: string[] } {
+  const install = run.config!.commands.install;
+  return { ...(install !== undefined && { install }), allow: run.config!.network?.allow ?? [] };
+}
+
+/** The repo's lint and test, then every contract command not already among them; setup comes first on the runner. */
 export function scrutinyJob(run: Run, attempt: number): Job {
   const c = run.config!.commands;
-  const commands: { name: string; cmd: string }[] = (["install", "lint", "test"] as const)
-    .filter((name) => c[name].trim() !== "")
-    .map((name) => ({ name, cmd: c[name] }));
+  const commands: { name: string; cmd: string }[] = (["lint", "test"] as const)
+    .filter((name) => (c[name] ?? "").trim() !== "")
+    .map((name) => ({ name, cmd: c[name]! }));
   for (const a of run.plan?.contract.assertions ?? []) {
     if (a.check.kind === "command" && !commands.some((x) => x.cmd === (a.check as { command: string }).command)) {
       commands.push({ name: `contract ${a.id}`, cmd: a.check.command });
@@ -87,6 +94,8 @@ export function scrutinyJob(run: Run, attempt: number): Job {
     attempt,
     headSha: run.headSha!,
     commands,
+    setup: setupOf(run),
+    detectTest: c.test === undefined,
     // In parallel mode results land in any order: test whatever the branch holds now.
     ...(run.config!.parallel && { branch: run.branch }),
     ...(run.baseSha !== undefined && { baseSha: run.baseSha }),

@@ -7,6 +7,7 @@ import {
   redact,
   classifyFailure,
   type CommandOutcome,
+  type Failure,
   type Job,
   type JobOutcome,
   type JobProgress,
@@ -30,6 +31,15 @@ import { quoteUntrusted } from "../domain/index.js";
 import type { RoleCard, RoleCards, RoleName } from "./role-card.js";
 import { buildTools } from "./tools.js";
 import { outsideAllowance, defaultTestPaths } from "./allowance.js";
+import type { PreparedEnvironment, SetupSpec } from "../workspace/setup.js";
+
+export interface EnvironmentJob {
+  repo: { owner: string; name: string; installationId: number };
+  sha: string;
+  baseSha?: string;
+  worktree: string;
+  signal?: AbortSignal;
+}
 
 export interface JobHandlerDeps {
   workspace: Workspace;
@@ -44,6 +54,8 @@ export interface JobHandlerDeps {
   scratchDir: string;
   /** Credentials and base URL for a route, for CLI agents (from the operator's settings). */
   endpointFor(route: string): Endpoint;
+  /** The setup phase (installs or restores dependencies); absent, commands run without any. */
+  prepareEnvironment?(job: EnvironmentJob, spec: SetupSpec): Promise<PreparedEnvironment>;
   /** Aborts when the monitor stops the job (no progress): the agent loop ends at once. */
   stop?: AbortSignal;
   /** Told after every turn of an agent; kept by the store for the monitor and people. */
@@ -106,12 +118,15 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
     const card = cardFor(deps.cards, role);
     const progress = reporter(deps, job, worktree);
     const commands: { cmd: string; exitCode: number; ms: number }[] = [];
+    // Writers run commands, so their dependencies are installed first; a reviewer only reads.
+    const environment = role === "reviewer" ? noEnvironment : await environmentFor(deps, { repo: job.repo, sha: job.fromSha, baseSha: job.baseSha, worktree }, job.setup);
+    if (!environment.ok) return { ok: false, failure: setupFailure(environment, deps.secrets), usage: [] };
     const tools = buildTools(role, card.tools, {
       worktree,
       ownedFiles: subtask.files,
       testPaths: defaultTestPaths,
       runCommand: async (command) => {
-        const outcome = await deps.sandbox({ cwd: worktree, command, timeoutMs: deps.commandTimeoutMs, maxOutputBytes: maxCommandOutputBytes });
+        const outcome = await deps.sandbox({ cwd: worktree, command, ...commandContext(deps, environment) });
         commands.push({ cmd: command, exitCode: outcome.exitCode, ms: outcome.ms });
         return { ...outcome, output: redact(outcome.output, deps.secrets) };
       },
@@ -147,7 +162,7 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
             endpoint: deps.endpointFor(route),
             maxTurns: job.limits?.maxTurns ?? card.maxTurns,
             timeoutMs: timeoutOf(job, card),
-            allowedCommands: role === "generator" || role === "tester" ? job.allowedCommands : [],
+            allowedCommands: role === "generator" || role === "tester" ? withDetectedTest(job.allowedCommands, environment) : [],
             onProgress: progress.onProgress,
           });
     await progress.flush();
@@ -201,9 +216,26 @@ async function scrutinyJob(job: Extract<Job, { kind: "scrutiny" }>, deps: JobHan
   const headSha = job.branch ? await workspace.resolveRef(job.repo, `refs/heads/${job.branch}`) : job.headSha;
   const worktree = await workspace.addWorktree(job.repo, headSha, `${job.runId.split("#")[1]}-scrutiny-${job.jobId.split(":").slice(-2).join("-")}`);
   try {
+    const environment = await environmentFor(deps, { repo: job.repo, sha: headSha, ...(job.baseSha && { baseSha: job.baseSha }), worktree }, job.setup);
     const commands: CommandOutcome[] = [];
-    for (const { name, cmd } of job.commands) {
-      const outcome = await deps.sandbox({ cwd: worktree, command: cmd, timeoutMs: deps.commandTimeoutMs, maxOutputBytes: maxCommandOutputBytes });
+    const step = environment.install;
+    if (step) {
+      commands.push({
+        name: "install",
+        cmd: step.cmd,
+        exitCode: step.exitCode,
+        ms: step.ms,
+        timedOut: step.timedOut,
+        outputTail: redact(step.output, deps.secrets).slice(-outputTailChars),
+        ...(step.restored && { restored: true }),
+      });
+    }
+    for (const { name, cmd } of scrutinyCommands(job, environment)) {
+      if (!environment.ok) {
+        commands.push({ name, cmd, exitCode: -1, ms: 0, timedOut: false, outputTail: "", skipped: "the install step failed" });
+        continue;
+      }
+      const outcome = await deps.sandbox({ cwd: worktree, command: cmd, ...commandContext(deps, environment) });
       commands.push({
         name,
         cmd,
@@ -228,6 +260,44 @@ async function scrutinyJob(job: Extract<Job, { kind: "scrutiny" }>, deps: JobHan
   } finally {
     await workspace.removeWorktree(worktree);
   }
+}
+
+const noEnvironment: PreparedEnvironment = { ok: true, mounts: [], env: {} };
+
+function environmentFor(deps: JobHandlerDeps, job: EnvironmentJob, spec: SetupSpec): Promise<PreparedEnvironment> {
+  if (!deps.prepareEnvironment) return Promise.resolve(noEnvironment);
+  return deps.prepareEnvironment({ ...job, ...(deps.stop && { signal: deps.stop }) }, spec);
+}
+
+/** What every command after setup runs with: the installed dependencies, no network, the job's stop. */
+function commandContext(deps: JobHandlerDeps, environment: PreparedEnvironment) {
+  return {
+    timeoutMs: deps.commandTimeoutMs,
+    maxOutputBytes: maxCommandOutputBytes,
+    env: environment.env,
+    mounts: environment.mounts,
+    ...(deps.stop && { signal: deps.stop }),
+  };
+}
+
+/** The job's commands, with the detected test command after lint when the repository sets none. */
+function scrutinyCommands(job: Extract<Job, { kind: "scrutiny" }>, environment: PreparedEnvironment): { name: string; cmd: string }[] {
+  const test = environment.test;
+  if (!job.detectTest || !test || job.commands.some((c) => c.cmd === test)) return job.commands;
+  const at = job.commands.filter((c) => c.name === "lint").length;
+  return [...job.commands.slice(0, at), { name: "test", cmd: test }, ...job.commands.slice(at)];
+}
+
+function withDetectedTest(commands: readonly string[], environment: PreparedEnvironment): string[] {
+  return environment.test && !commands.includes(environment.test) ? [...commands, environment.test] : [...commands];
+}
+
+/** A failed install, named with its output, for the handoff. */
+function setupFailure(environment: PreparedEnvironment, secrets: readonly string[]): Failure {
+  const step = environment.install;
+  const how = step ? (step.timedOut ? "timed out" : `exited ${step.exitCode}`) : "failed";
+  const tail = step ? redact(step.output, secrets).slice(-outputTailChars) : "";
+  return { class: "permanent", reason: "setup_failed", detail: `the install step \`${step?.cmd ?? "install"}\` ${how}:\n${tail}` };
 }
 
 function cardFor(cards: RoleCards, role: RoleName): RoleCard {

@@ -119,7 +119,8 @@ export async function startModelProxy(opts: { socketPath: string; upstream: stri
   if (base.protocol !== "http:" && base.protocol !== "https:") throw new Error(`model proxy: upstream must be http(s): ${opts.upstream}`);
   const send = base.protocol === "https:" ? httpsRequest : httpRequest;
   const prefix = base.pathname.replace(/\/+$/, "");
-  // Whatever credentials the client holds are dummies; only the configured ones go upstream.
+  // Whatever credentials the client holds are dummies; only the configured ones go upstream
+  // (endToEnd drops proxy-authorization with the other proxy-* headers).
   const drop = ["host", "authorization", "x-api-key", ...Object.keys(opts.headers).map((k) => k.toLowerCase())];
   const refused: string[] = [];
   const refusal = `shopfloor model proxy: only requests to the model endpoint (${base.origin}) are forwarded`;
@@ -272,7 +273,7 @@ function relay(req: IncomingMessage, res: ServerResponse, out: ClientRequest): v
     up.pipe(res);
   });
   req.on("error", () => out.destroy());
-  out.on("error", () => (res.headersSent ? res.destroy() : reply(res, 502, "shopfloor egress: the upstream connection failed")));
+  out.on("error", () => (res.headersSent ? res.destroy() : reply(res, 502, "shopfloor proxy: the upstream connection failed")));
   // The client going away must not leave the upstream request running.
   res.on("close", () => out.destroy());
   req.pipe(out);

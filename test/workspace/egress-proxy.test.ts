@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server } from "node:http";
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -97,6 +97,22 @@ describe("startEgressProxy", () => {
     expect((await stat(proxy.socketPath)).mode & 0o777).toBe(0o600);
   });
 
+  it("replaces a stale socket left by a killed process, but nothing that is not a socket", async () => {
+    const stale = join(dir, "stale.sock");
+    const holder = spawn(process.execPath, ["-e", 'require("net").createServer().listen(process.argv[1], () => console.log("up"))', stale]);
+    cleanups.push(() => holder.kill("SIGKILL"));
+    await new Promise((resolve) => holder.stdout.once("data", resolve));
+    holder.kill("SIGKILL");
+    await new Promise((resolve) => holder.once("exit", resolve));
+    expect(existsSync(stale)).toBe(true);
+    const proxy = await startEgressProxy({ socketPath: stale, allow: [] });
+    await proxy.close();
+    const file = join(dir, "not-a-socket");
+    await writeFile(file, "keep me");
+    await expect(startEgressProxy({ socketPath: file, allow: [] })).rejects.toThrow(/EADDRINUSE/);
+    expect(await readFile(file, "utf8")).toBe("keep me");
+  });
+
   it("tunnels CONNECT to an allowed host and carries an HTTP exchange end to end", async () => {
     const proxy = await egress([`127.0.0.1:${originPort}`]);
     const tunnel = await openTunnel(proxy.socketPath, `127.0.0.1:${originPort}`);
@@ -116,7 +132,7 @@ describe("startEgressProxy", () => {
     expect(proxy.refused()).toEqual(["example.org:443", `127.0.0.1:${originPort + 1}`]);
   });
 
-  it("refuses a host allowed by name that resolves to loopback, but not its IP literal", async () => {
+  it("refuses a host allowed by name that resolves to loopback", async () => {
     const byName = await egress([`localhost:${originPort}`]);
     const refused = await openTunnel(byName.socketPath, `localhost:${originPort}`);
     expect(refused.reply).toMatch(/^HTTP\/1\.1 403 /);
@@ -158,7 +174,7 @@ describe("startEgressProxy", () => {
     await proxy.close();
     await ended;
     expect(existsSync(proxy.socketPath)).toBe(false);
-  });
+  }, 10_000);
 });
 
 describe("startModelProxy", () => {
@@ -189,14 +205,17 @@ describe("startModelProxy", () => {
     await new Promise((resolve) => upstream.close(resolve));
   });
 
-  async function model(base: string): Promise<EgressProxy> {
-    const proxy = await startModelProxy({ socketPath: join(dir, "model.sock"), upstream: base, headers: { "X-Api-Key": "real-key", Authorization: "Bearer real-token" } });
+  async function model(base: string, headers: Record<string, string> = { "X-Api-Key": "real-key" }): Promise<EgressProxy> {
+    const proxy = await startModelProxy({ socketPath: join(dir, "model.sock"), upstream: base, headers });
     cleanups.push(() => proxy.close());
     return proxy;
   }
 
-  it("sends the request under the upstream's path prefix with the real credentials, never the client's", async () => {
-    const proxy = await model(`http://127.0.0.1:${upstreamPort}/api/`);
+  it.each([
+    [{ "X-Api-Key": "real-key" }, { "x-api-key": "real-key" }],
+    [{ Authorization: "Bearer real-token" }, { authorization: "Bearer real-token" }],
+  ])("sends the request under the upstream's path prefix with %j, never the client's credentials", async (configured, expected) => {
+    const proxy = await model(`http://127.0.0.1:${upstreamPort}/api/`, configured);
     const res = await send({
       socketPath: proxy.socketPath,
       method: "POST",
@@ -207,7 +226,7 @@ describe("startModelProxy", () => {
     expect(res.body).toBe('{"ok":true}');
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ method: "POST", url: "/api/v1/messages?beta=true", body: '{"model":"m"}' });
-    expect(seen[0]?.headers).toMatchObject({ "x-api-key": "real-key", authorization: "Bearer real-token", "anthropic-version": "2023-06-01" });
+    expect(seen[0]?.headers).toMatchObject({ ...expected, "anthropic-version": "2023-06-01" });
     expect(seen[0]?.headers.host).toBe(`127.0.0.1:${upstreamPort}`);
     expect(JSON.stringify(seen[0]?.headers)).not.toContain("dummy");
   });
@@ -229,6 +248,11 @@ describe("startModelProxy", () => {
     expect(upstreamEnded).toBe(false);
     release();
     expect(first + (await text(res))).toBe("data: one\n\ndata: two\n\n");
+  });
+
+  it("answers 502 when the upstream cannot be reached", async () => {
+    const proxy = await model(`http://127.0.0.1:${await freePort()}`);
+    expect((await send({ socketPath: proxy.socketPath, path: "/v1/messages" })).status).toBe(502);
   });
 
   it("refuses CONNECT and absolute-form requests with 403", async () => {
@@ -265,7 +289,7 @@ describe("bridgeSource", () => {
     expect(await readUntil(socket, (t) => t.includes("\r\n\r\n"))).toMatch(/^HTTP\/1\.1 200 /);
     socket.write(`GET /bridged HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
     expect(await readUntil(socket)).toContain("origin saw GET /bridged");
-  });
+  }, 10_000);
 });
 
 /** Sends a raw CONNECT over the proxy's socket; `reply` is what came back up to the end of its headers. */
