@@ -6,6 +6,8 @@
 
 /** Names of environment variables whose values are secrets wherever they appear. */
 const secretName = /(KEY|TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE|CREDENTIAL)/i;
+/** Names of variables that say where a secret is (`PRIVATE_KEY_PATH`): the place is no secret. */
+const locationName = /_(PATH|FILE|DIR)$/i;
 /** Shorter values are not worth hiding and would redact common words. */
 const minSecretChars = 8;
 /** A PEM line shorter than this is a header fragment or padding, not key material. */
@@ -30,7 +32,8 @@ const replacement = "[redacted]";
 
 /** The secret values in an environment, longest first, ignoring trivially short ones. */
 export function secretsOf(env: NodeJS.ProcessEnv): string[] {
-  return secretValues(Object.entries(env).flatMap(([name, value]) => (secretName.test(name) && value !== undefined ? [value] : [])));
+  const named = Object.entries(env).filter(([name]) => secretName.test(name) && !locationName.test(name));
+  return secretValues(named.flatMap(([, value]) => (value === undefined ? [] : [value])));
 }
 
 /** These values as secrets: trivially short ones dropped, multi-line ones also line by line, longest first. */

@@ -283,9 +283,11 @@ function commandContext(deps: JobHandlerDeps, environment: PreparedEnvironment) 
 /** The job's commands, with the detected test command after lint when the repository sets none. */
 function scrutinyCommands(job: Extract<Job, { kind: "scrutiny" }>, environment: PreparedEnvironment): { name: string; cmd: string }[] {
   const test = environment.test;
-  if (!job.detectTest || !test || job.commands.some((c) => c.cmd === test)) return job.commands;
-  const at = job.commands.filter((c) => c.name === "lint").length;
-  return [...job.commands.slice(0, at), { name: "test", cmd: test }, ...job.commands.slice(at)];
+  if (!job.detectTest || !test) return job.commands;
+  // A contract command that is the test command runs once, as the test.
+  const rest = job.commands.filter((c) => c.cmd !== test);
+  const at = rest.filter((c) => c.name === "lint").length;
+  return [...rest.slice(0, at), { name: "test", cmd: test }, ...rest.slice(at)];
 }
 
 function withDetectedTest(commands: readonly string[], environment: PreparedEnvironment): string[] {

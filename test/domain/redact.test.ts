@@ -45,13 +45,23 @@ describe("redact, encoded secrets", () => {
     expect(redact(`leaked: ${encoded} (end)`, secrets)).toBe("leaked: [redacted] (end)");
   });
 
-  it("removes a base64 PEM key, as `base64 key.pem` prints it wrapped at 76 columns, also inside JSON", () => {
-    const pem = ["-----BEGIN PRIVATE KEY-----", ...Array.from({ length: 4 }, (_, i) => `MIIEvQIBADANBgkqhkiG9w0BAQEFAASC${i}BKcwggSjAgEAAoIBAQC7VJTUt9Us8cK`), "-----END PRIVATE KEY-----"].join("\n");
-    const wrapped = b64(`${pem}\n`).match(/.{1,76}/g)!.join("\n");
+  describe("wrapped over lines", () => {
+    const body = Array.from({ length: 4 }, (_, i) => `MIIEvQIBADANBgkqhkiG9w0BAQEFAASC${i}BKcwggSjAgEAAoIBAQC7VJTUt9Us8cK`);
+    const pem = ["-----BEGIN PRIVATE KEY-----", ...body, "-----END PRIVATE KEY-----"].join("\n");
     const pemSecrets = secretsOf({ PRIVATE_KEY: pem });
-    // Left over: the file's final newline, which the key has not, and padding.
-    expect(redact(`$ base64 key.pem\n${wrapped}\n$ `, pemSecrets)).toBe("$ base64 key.pem\n[redacted]o=\n$ ");
-    expect(JSON.parse(redact(JSON.stringify({ body: wrapped }), pemSecrets))).toEqual({ body: "[redacted]o=" });
+    const wrap = (text: string, columns: number) => text.match(new RegExp(`.{1,${columns}}`, "g"))!.join("\n");
+
+    it("removes a base64 PEM key as `base64 key.pem` prints it, at 76 columns, also inside JSON", () => {
+      const wrapped = wrap(b64(`${pem}\n`), 76);
+      // Left over: the file's final newline, which the key has not, and padding.
+      expect(redact(`$ base64 key.pem\n${wrapped}\n$ `, pemSecrets)).toBe("$ base64 key.pem\n[redacted]o=\n$ ");
+      expect(JSON.parse(redact(JSON.stringify({ body: wrapped }), pemSecrets))).toEqual({ body: "[redacted]o=" });
+    });
+
+    it("removes the key's body wrapped at another width than its own lines", () => {
+      const out = redact(`body:\n${wrap(body.join(""), 76)}\n`, pemSecrets);
+      expect(out.replace(/\[redacted\]/g, "")).toBe("body:\n\n");
+    });
   });
 
   it.each([

@@ -40,7 +40,14 @@ export interface AppHarness {
  * The real app (Probot server, engine, runner pool) on loopback, with a real git origin over
  * smart HTTP, the scripted model server, and GitHub's API faked with nock.
  */
-export async function startApp(opts: { script: ModelScript; files: Record<string, string>; configYaml?: string; env?: Record<string, string> }): Promise<AppHarness> {
+export async function startApp(opts: {
+  script: ModelScript;
+  files: Record<string, string>;
+  configYaml?: string;
+  env?: Record<string, string>;
+  /** Other loopback hosts ("127.0.0.1:PORT") the app's own process may reach: a package registry behind the egress proxy. */
+  netConnect?: string[];
+}): Promise<AppHarness> {
   const root = await mkdtemp(join(tmpdir(), "shopfloor-e2e-"));
   const originRoot = join(root, "origin");
   const stateDir = join(root, "state");
@@ -54,7 +61,7 @@ export async function startApp(opts: { script: ModelScript; files: Record<string
   const github = new FakeGitHub(`http://${host}/api/v3`, { owner, name: repoName, defaultBranch }, token);
   if (opts.configYaml !== undefined) github.configYaml = opts.configYaml;
   nock.disableNetConnect();
-  nock.enableNetConnect((h) => h === `127.0.0.1:${port}` || h === `127.0.0.1:${new URL(models.url).port}`);
+  nock.enableNetConnect((h) => h === `127.0.0.1:${port}` || h === `127.0.0.1:${new URL(models.url).port}` || (opts.netConnect ?? []).includes(h));
 
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
   const env: Record<string, string> = {
