@@ -164,6 +164,9 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
             timeoutMs: timeoutOf(job, card),
             allowedCommands: role === "generator" || role === "tester" ? withDetectedTest(job.allowedCommands, environment) : [],
             onProgress: progress.onProgress,
+            mounts: environment.mounts,
+            env: environment.env,
+            ...(deps.stop && { signal: deps.stop }),
           });
     await progress.flush();
     if (!outcome.ok) return { ok: false, failure: outcome.failure, usage: outcome.usage };

@@ -108,7 +108,8 @@ describe("decide", () => {
     expect(second.kind === "build" && [second.subtask.id, second.fromSha]).toEqual(["docs", "sha1"]);
     d.answerJob("build", { kind: "build", result: result("sha2") });
     expect(d.run?.phase).toBe("scrutiny");
-    expect(d.job("scrutiny").job).toMatchObject({ headSha: "sha2", commands: [{ name: "test", cmd: "npm test" }] });
+    // No test command in the config: the runner detects one; the contract's command runs either way.
+    expect(d.job("scrutiny").job).toMatchObject({ headSha: "sha2", commands: [{ name: "contract A1", cmd: "npm test" }], detectTest: true, setup: { allow: [] } });
     expect(d.run?.usage.map((u) => u.role)).toEqual(["generate", "generate"]);
   });
 

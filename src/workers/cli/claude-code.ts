@@ -1,19 +1,20 @@
-import { runGit } from "../../workspace/git.js";
-import { mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { classifyFailure, redact, type Failure, type TraceEntry, type Usage, type WorkerReport } from "../../domain/index.js";
 import { priceUsage } from "../../models/prices.js";
 import type { AgentOutcome } from "../agent-loop.js";
-import { childPath, packageBin, spawnCli, type CliExit } from "./process.js";
+import type { CliExit } from "./process.js";
 import { checkReport, clip, reportFromText, reportJsonSchema } from "./report.js";
+import { PLACEHOLDER_KEY, runInSandbox, stoppedFailure, type ModelAccess } from "./sandboxed.js";
 import type { CliAgentOptions } from "./types.js";
 
 /**
- * Claude Code, headless (`claude -p`), in the subtask's worktree. Least privilege comes from
- * the command line, not the prompt: `--tools` offers only the role's tools, `dontAsk` denies
- * whatever the allow-list does not name, and file tools outside the worktree are refused by
- * Claude Code itself. Repo-local settings, MCP servers, hooks and CLAUDE.md are not loaded: the
- * repo's notes reach the model quoted as data in `system`.
+ * Claude Code, headless (`claude -p`), in the subtask's worktree, inside Shopfloor's sandbox
+ * (sandboxed.ts). Least privilege comes from the command line, not the prompt: `--tools` offers
+ * only the role's tools, `dontAsk` denies whatever the allow-list does not name, and file tools
+ * outside the worktree are refused by Claude Code itself; the sandbox holds whatever slips past.
+ * Repo-local settings, MCP servers, hooks and CLAUDE.md are not loaded: the repo's notes reach
+ * the model quoted as data in `system`.
  */
 
 const PROVIDER = "anthropic";
@@ -25,43 +26,20 @@ export async function runClaudeCode(opts: CliAgentOptions): Promise<AgentOutcome
   try {
     // A file, not argv: the system prompt can be long, and argv is visible to every process.
     await writeFile(systemFile(opts), opts.system, { mode: 0o600 });
-    const before = await untrackedEmptyFiles(opts.worktree);
     const stream = new ClaudeStream(opts);
-    const proc = spawnCli({
-      bin: opts.bin ?? packageBin("@anthropic-ai/claude-code", "claude"),
-      args: claudeArgs(opts),
-      cwd: opts.worktree,
-      env: claudeEnv(opts),
-      timeoutMs: opts.timeoutMs,
+    const exit = await runInSandbox(opts, {
+      name: "claude",
+      pkg: "@anthropic-ai/claude-code",
+      bin: "claude",
+      command: (model) => ({ args: claudeArgs(opts), env: claudeEnv(opts, model) }),
+      // An API key goes in `x-api-key`, as Anthropic's API expects one; no bearer token.
+      auth: { "x-api-key": opts.endpoint.apiKey },
       onLine: (line) => stream.read(line),
     });
-    const exit = await proc.done;
-    await removeSandboxPlaceholders(opts.worktree, before);
     return stream.outcome(exit);
   } finally {
     await rm(opts.jobDir, { recursive: true, force: true });
   }
-}
-
-/**
- * Claude Code's own sandbox mounts /dev/null over files it protects (`.env`, `.npmrc`, lock
- * files…); where they did not exist, the mount leaves an empty file behind in the worktree.
- * Those are the CLI's, not the agent's work: remove the empty untracked files that appeared.
- */
-async function removeSandboxPlaceholders(worktree: string, before: ReadonlySet<string>): Promise<void> {
-  for (const file of await untrackedEmptyFiles(worktree)) {
-    if (!before.has(file)) await rm(path.join(worktree, file), { force: true });
-  }
-}
-
-async function untrackedEmptyFiles(worktree: string): Promise<Set<string>> {
-  const { stdout } = await runGit(["ls-files", "--others", "--exclude-standard", "-z"], { cwd: worktree }).catch(() => ({ stdout: "" }));
-  const empty = new Set<string>();
-  for (const file of stdout.split("\0").filter(Boolean)) {
-    const info = await stat(path.join(worktree, file)).catch(() => undefined);
-    if (info?.isFile() && info.size === 0) empty.add(file);
-  }
-  return empty;
 }
 
 /** The role's tools: what is offered (`--tools`) and what runs without asking (`--allowedTools`). */
@@ -75,7 +53,7 @@ export function claudeTools(opts: Pick<CliAgentOptions, "role" | "allowedCommand
   };
 }
 
-/** The argv: no secret in it (the key travels in the environment). */
+/** The argv: no secret in it (the key never reaches the CLI at all). */
 export function claudeArgs(opts: CliAgentOptions): string[] {
   const tools = claudeTools(opts);
   return [
@@ -106,23 +84,26 @@ function systemFile(opts: Pick<CliAgentOptions, "jobDir">): string {
   return path.join(opts.jobDir, "system.md");
 }
 
-/** A fresh environment: nothing of the runner's but PATH; the key from Shopfloor's settings. */
-export function claudeEnv(opts: CliAgentOptions): Record<string, string> {
+/**
+ * A fresh environment, nothing of the runner's (sandboxed.ts adds PATH): the model endpoint is
+ * the sandbox's model port and the key a placeholder, which the host-side proxy replaces.
+ */
+export function claudeEnv(opts: CliAgentOptions, model: ModelAccess): Record<string, string> {
   return {
-    PATH: childPath(),
     HOME: opts.jobDir,
     TMPDIR: path.join(opts.jobDir, "tmp"),
     CLAUDE_CONFIG_DIR: path.join(opts.jobDir, "config"),
-    ANTHROPIC_BASE_URL: opts.endpoint.baseUrl,
-    // An API key goes in `x-api-key`, as Anthropic's API expects one; no bearer token.
-    ANTHROPIC_API_KEY: opts.endpoint.apiKey,
+    // Claude Code posts to <base>/v1/messages, as to api.anthropic.com: the proxy keeps the path.
+    ANTHROPIC_BASE_URL: model.url,
+    ANTHROPIC_API_KEY: PLACEHOLDER_KEY,
     ANTHROPIC_MODEL: opts.model,
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
     // The repo's CLAUDE.md comes quoted in `system`, never as instructions; no memory across jobs.
     CLAUDE_CODE_DISABLE_CLAUDE_MDS: "1",
     CLAUDE_CODE_DISABLE_AUTO_MEMORY: "1",
-    // Commands the agent runs do not see the API key.
-    CLAUDE_CODE_SUBPROCESS_ENV_SCRUB: "1",
+    // No CLAUDE_CODE_SUBPROCESS_ENV_SCRUB: it demands Claude Code's own bubblewrap sandbox, which
+    // cannot start inside ours as uid 0 without CAP_SETFCAP (every Bash command would fail), and
+    // there is nothing left to scrub: the key in this environment is the placeholder.
     // Shopfloor's typed retry policy owns retries.
     CLAUDE_CODE_MAX_RETRIES: "0",
     DISABLE_AUTOUPDATER: "1",
@@ -206,6 +187,7 @@ class ClaudeStream {
     const failed = (failure: Failure): AgentOutcome<WorkerReport> => ({ ok: false, failure, ...base });
     const stderr = clip(redact(exit.stderrTail, [this.opts.endpoint.apiKey]));
 
+    if (exit.aborted) return failed(stoppedFailure(this.opts.signal, "claude"));
     if (exit.spawnError !== undefined) return failed({ class: "permanent", reason: "bug", detail: `claude did not start: ${exit.spawnError}` });
     if (exit.timedOut) {
       return failed({ class: "transient", reason: "timeout", detail: `claude ran past ${Math.round(this.opts.timeoutMs / 1000)} s and was stopped` });

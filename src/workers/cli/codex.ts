@@ -4,15 +4,22 @@ import path from "node:path";
 import { redact, type Failure, type TraceEntry, type Usage, type WorkerReport } from "../../domain/index.js";
 import { priceUsage } from "../../models/prices.js";
 import type { AgentOutcome } from "../agent-loop.js";
-import { childPath, packageBin, spawnCli, type CliExit } from "./process.js";
+import type { CliExit } from "./process.js";
 import { clip, reportFromText, reportJsonSchema } from "./report.js";
+import { PLACEHOLDER_KEY, runInSandbox, stoppedFailure, writesWorktree, type ModelAccess } from "./sandboxed.js";
 import type { CliAgentOptions } from "./types.js";
 
 /**
- * Codex, headless (`codex exec --json`), in the subtask's worktree, against Shopfloor's own
- * Responses endpoint. Least privilege: Codex's sandbox (`read-only` for planner and reviewer,
- * `workspace-write` for writers: no network, writes only in the worktree), commands see only
- * a core environment, and the repo's AGENTS.md, rules, hooks and the user config are not loaded.
+ * Codex, headless (`codex exec --json`), in the subtask's worktree, inside Shopfloor's sandbox
+ * (sandboxed.ts), against Shopfloor's own Responses endpoint. Least privilege: our sandbox
+ * (writes only in the worktree and the job's scratch dir, none in the worktree for planner and
+ * reviewer; no network but the model endpoint), no secret in any environment, and the repo's
+ * AGENTS.md, rules, hooks and the user config are not loaded.
+ *
+ * Codex's own sandbox cannot start inside ours: its bubblewrap fails to map uid 0 into a new user
+ * namespace without CAP_SETFCAP ("bwrap: setting up uid map: Operation not permitted"), and its
+ * Landlock fallback refuses to run without bubblewrap. So Codex runs with `danger-full-access`,
+ * and ours is the boundary: the same view for the CLI and for every command it starts.
  *
  * Codex has no turn cap flag: the cap is enforced here by counting tool calls in the event
  * stream and stopping the process at the cap. A model response can hold several tool calls, so
@@ -20,7 +27,7 @@ import type { CliAgentOptions } from "./types.js";
  */
 
 const PROVIDER = "openai";
-/** The variable Codex reads the key from: set in its environment only, never in argv. */
+/** The variable Codex reads the key from (named by `env_key`); it holds only the placeholder. */
 const KEY_VAR = "SHOPFLOOR_CODEX_KEY";
 const TOOL_ITEMS = new Set(["command_execution", "file_change", "mcp_tool_call", "web_search"]);
 /** Tools Codex would otherwise offer that a headless, single-agent job has no use for. */
@@ -32,46 +39,51 @@ export async function runCodex(opts: CliAgentOptions): Promise<AgentOutcome<Work
   await mkdir(codexHome(opts), { recursive: true });
   try {
     if (await underTmp(opts.jobDir)) {
-      // Codex will not set up its sandbox helpers under /tmp: every command fails, yet it exits 0.
+      // Codex will not put its helper binaries under /tmp; its own sandbox (the stand-in where
+      // Shopfloor runs without bubblewrap) then fails every command, yet Codex exits 0.
       return { ok: false, failure: { class: "permanent", reason: "bug", detail: `jobDir ${opts.jobDir} is under /tmp; Codex's sandbox needs it elsewhere` }, ...none };
     }
     await writeFile(schemaFile(opts), JSON.stringify(reportJsonSchema()));
     const stream = new CodexStream(opts);
-    const proc = spawnCli({
-      bin: opts.bin ?? packageBin("@openai/codex", "codex"),
-      args: codexArgs(opts),
-      cwd: opts.worktree,
-      env: codexEnv(opts),
-      timeoutMs: opts.timeoutMs,
-      onLine: (line) => {
-        if (stream.read(line) === "cap") proc.stop(`turn cap ${opts.maxTurns}`);
+    const exit = await runInSandbox(opts, {
+      name: "codex",
+      pkg: "@openai/codex",
+      bin: "codex",
+      command: (model) => ({ args: codexArgs(opts, model), env: codexEnv(opts) }),
+      auth: { authorization: `Bearer ${opts.endpoint.apiKey}` },
+      onLine: (line, stop) => {
+        if (stream.read(line) === "cap") stop(`turn cap ${opts.maxTurns}`);
       },
     });
-    const exit = await proc.done;
     return stream.outcome(exit);
   } finally {
     await rm(opts.jobDir, { recursive: true, force: true });
   }
 }
 
-/** The argv: no secret in it (the key travels in the environment, named by `env_key`). */
-export function codexArgs(opts: CliAgentOptions): string[] {
-  const writes = opts.role === "generator" || opts.role === "tester";
+/** The argv: no secret in it (the key never reaches the CLI at all). */
+export function codexArgs(opts: CliAgentOptions, model: ModelAccess): string[] {
   const config: Record<string, string> = {
     model_provider: toml("shopfloor"),
     "model_providers.shopfloor.name": toml("shopfloor"),
-    "model_providers.shopfloor.base_url": toml(opts.endpoint.baseUrl),
+    // Codex posts to <base_url>/responses, as an OpenAI client does to its base URL (".../v1"):
+    // the sandbox's model port stands in for the whole upstream base, path included.
+    "model_providers.shopfloor.base_url": toml(model.url),
     "model_providers.shopfloor.env_key": toml(KEY_VAR),
     "model_providers.shopfloor.wire_api": toml("responses"),
     // Shopfloor's typed retry policy owns retries.
     "model_providers.shopfloor.request_max_retries": "0",
     "model_providers.shopfloor.stream_max_retries": "0",
     approval_policy: toml("never"),
-    // Commands get HOME, PATH and the like, not the key.
-    "shell_environment_policy.inherit": toml("core"),
+    // Commands get the CLI's environment, which holds nothing secret, so the setup phase's
+    // variables (VIRTUAL_ENV, GOPATH…) reach them; Codex's default excludes drop *KEY* and *TOKEN*.
+    "shell_environment_policy.inherit": toml("all"),
     // The repo's AGENTS.md comes quoted in `system`, never as instructions.
     project_doc_max_bytes: "0",
     web_search: toml("disabled"),
+    // No usage analytics: nothing leaves the sandbox but model calls, and Codex would wait 5 s
+    // at exit for the DNS lookup of their endpoint to fail.
+    "analytics.enabled": "false",
     developer_instructions: toml(opts.system),
   };
   return [
@@ -82,7 +94,7 @@ export function codexArgs(opts: CliAgentOptions): string[] {
     "--ephemeral",
     "--ignore-user-config",
     "--ignore-rules",
-    "--sandbox", writes ? "workspace-write" : "read-only",
+    "--sandbox", sandboxMode(opts, model),
     "-m", opts.model,
     ...Object.entries(config).flatMap(([key, value]) => ["-c", `${key}=${value}`]),
     ...DISABLED_FEATURES.flatMap((f) => ["--disable", f]),
@@ -92,14 +104,23 @@ export function codexArgs(opts: CliAgentOptions): string[] {
   ];
 }
 
-/** A fresh environment: nothing of the runner's but PATH; the key from Shopfloor's settings. */
+/**
+ * Inside our sandbox Codex's own cannot start (see the top of this file), and ours already
+ * decides what the CLI and its commands can see, write and reach. Only where the operator runs
+ * without bubblewrap does Codex's own sandbox stand in for it.
+ */
+function sandboxMode(opts: CliAgentOptions, model: ModelAccess): string {
+  if (model.sandboxed) return "danger-full-access";
+  return writesWorktree(opts.role) ? "workspace-write" : "read-only";
+}
+
+/** A fresh environment, nothing of the runner's (sandboxed.ts adds PATH); the key a placeholder. */
 export function codexEnv(opts: CliAgentOptions): Record<string, string> {
   return {
-    PATH: childPath(),
     HOME: opts.jobDir,
     TMPDIR: path.join(opts.jobDir, "tmp"),
     CODEX_HOME: codexHome(opts),
-    [KEY_VAR]: opts.endpoint.apiKey,
+    [KEY_VAR]: PLACEHOLDER_KEY,
   };
 }
 
@@ -209,6 +230,7 @@ class CodexStream {
     const failed = (failure: Failure): AgentOutcome<WorkerReport> => ({ ok: false, failure, ...base });
     const stderr = clip(redact(exit.stderrTail, [this.opts.endpoint.apiKey]));
 
+    if (exit.aborted) return failed(stoppedFailure(this.opts.signal, "codex"));
     if (exit.spawnError !== undefined) return failed({ class: "permanent", reason: "bug", detail: `codex did not start: ${exit.spawnError}` });
     if (exit.timedOut) {
       return failed({ class: "transient", reason: "timeout", detail: `codex ran past ${Math.round(this.opts.timeoutMs / 1000)} s and was stopped` });

@@ -4,9 +4,10 @@ import { createRequire } from "node:module";
 import path from "node:path";
 
 /**
- * Spawning a CLI agent: its own process group (so a kill reaches the tools it started), stdin
- * closed, stdout split into lines for the event parser, stderr kept only as a capped tail for
- * the failure detail. Nothing here interprets the output.
+ * Spawning a CLI agent (in practice: bubblewrap around it, see sandboxed.ts): its own process
+ * group, so a kill reaches everything it started; stdin closed, stdout split into lines for the
+ * event parser, stderr kept only as a capped tail for the failure detail. Nothing here
+ * interprets the output.
  */
 
 export interface CliSpawn {
@@ -16,6 +17,8 @@ export interface CliSpawn {
   /** The whole environment of the child: never the runner's own. */
   env: Record<string, string>;
   timeoutMs: number;
+  /** Ends the run like `stop()` (a cancelled or stalled job); `CliExit.aborted` says it did. */
+  signal?: AbortSignal;
   /** Called for each stdout line, in order. */
   onLine: (line: string) => void;
 }
@@ -27,6 +30,8 @@ export interface CliExit {
   timedOut: boolean;
   /** Why `stop()` ended the run, when it did (e.g. the turn cap). */
   stopped?: string;
+  /** The caller's signal ended the run. */
+  aborted?: boolean;
   /** The spawn itself failed (binary missing, not executable). */
   spawnError?: string;
   stderrTail: string;
@@ -51,6 +56,7 @@ const DRAIN_MS = 2_000;
 export function spawnCli(opts: CliSpawn): CliProcess {
   const started = Date.now();
   let stopped: string | undefined;
+  let aborted = false;
   let timedOut = false;
   let killTimer: NodeJS.Timeout | undefined;
   let stderr = Buffer.alloc(0);
@@ -99,6 +105,13 @@ export function spawnCli(opts: CliSpawn): CliProcess {
     timedOut = true;
     terminate();
   }, opts.timeoutMs);
+  const onAbort = (): void => {
+    if (stopped !== undefined || timedOut) return;
+    aborted = true;
+    terminate();
+  };
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener("abort", onAbort, { once: true });
 
   const done = new Promise<CliExit>((resolve) => {
     let spawnError: string | undefined;
@@ -117,6 +130,7 @@ export function spawnCli(opts: CliSpawn): CliProcess {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
       if (killTimer) clearTimeout(killTimer);
       flushLines(true);
       resolve({
@@ -124,6 +138,7 @@ export function spawnCli(opts: CliSpawn): CliProcess {
         signal,
         timedOut,
         ...(stopped !== undefined && { stopped }),
+        ...(aborted && { aborted }),
         ...(spawnError !== undefined && { spawnError }),
         stderrTail: stderr.toString("utf8"),
         ms: Date.now() - started,
@@ -134,7 +149,7 @@ export function spawnCli(opts: CliSpawn): CliProcess {
   return {
     done,
     stop(reason) {
-      if (stopped !== undefined || timedOut) return;
+      if (stopped !== undefined || aborted || timedOut) return;
       stopped = reason;
       terminate();
     },
@@ -143,15 +158,38 @@ export function spawnCli(opts: CliSpawn): CliProcess {
 
 /** The absolute path of a package's bin, resolved from this module (works from src and dist). */
 export function packageBin(pkg: string, name: string): string {
-  const require = createRequire(import.meta.url);
-  const manifestPath = require.resolve(`${pkg}/package.json`);
-  const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { bin?: string | Record<string, string> };
+  const { dir, manifest } = packageOf(pkg);
   const rel = typeof manifest.bin === "string" ? manifest.bin : manifest.bin?.[name];
   if (!rel) throw new Error(`${pkg} has no bin named ${name}`);
-  return path.join(path.dirname(manifestPath), rel);
+  return path.join(dir, rel);
 }
 
-/** The PATH a CLI child gets: the runner's, which holds no secret, so git, node and rg are found. */
-export function childPath(): string {
-  return process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
+/**
+ * The directories a package needs at run time: its own and those of its installed optional
+ * dependencies, where both CLIs keep their native binary (one package per platform). The
+ * sandbox shows nothing of the app's node_modules, so these are mounted read-only.
+ */
+export function packageDirs(pkg: string): string[] {
+  const { dir, manifest } = packageOf(pkg);
+  const resolveFrom = createRequire(path.join(dir, "package.json"));
+  const dirs = [dir];
+  for (const dep of Object.keys(manifest.optionalDependencies ?? {})) {
+    try {
+      dirs.push(path.dirname(resolveFrom.resolve(`${dep}/package.json`)));
+    } catch {
+      // Another platform's binary: not installed here.
+    }
+  }
+  return dirs;
+}
+
+interface Manifest {
+  bin?: string | Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+}
+
+function packageOf(pkg: string): { dir: string; manifest: Manifest } {
+  // Resolved through symlinks (pnpm's store): the path is the one mounted and run inside.
+  const manifestPath = createRequire(import.meta.url).resolve(`${pkg}/package.json`);
+  return { dir: path.dirname(manifestPath), manifest: JSON.parse(readFileSync(manifestPath, "utf8")) as Manifest };
 }

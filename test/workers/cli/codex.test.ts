@@ -75,11 +75,11 @@ describe("runCodex", () => {
     expect(JSON.stringify(req.body.input)).toContain("--- Create hello.txt, then report.");
     expect(JSON.stringify(req.body)).not.toContain("REPO_AGENTS_MD_MARKER");
     expect(req.headers.authorization).toBe(`Bearer ${KEY}`);
-    expect(codexArgs(opts).join(" ")).not.toContain(KEY);
+    expect(codexArgs(opts, { url: "http://127.0.0.1:3129", sandboxed: true }).join(" ")).not.toContain(KEY);
     expect(existsSync(opts.jobDir)).toBe(false);
   });
 
-  it("runs a reviewer in a read-only sandbox, and commands never see the key", async () => {
+  it("runs a reviewer on a read-only worktree, and commands never see the key", async () => {
     const opts = await setup([
       { toolCalls: [exec("echo x > review.txt; env")] },
       { text: JSON.stringify({ ...report, summary: "Reviewed." }) },
@@ -89,7 +89,9 @@ describe("runCodex", () => {
 
     expect(outcome.ok).toBe(true);
     expect(existsSync(path.join(opts.worktree, "review.txt"))).toBe(false);
-    expect(codexArgs(opts)).toEqual(expect.arrayContaining(["--sandbox", "read-only"]));
+    // Our sandbox makes the worktree read-only; Codex's own stands in only where bubblewrap cannot run.
+    expect(codexArgs(opts, { url: "http://127.0.0.1:3129", sandboxed: true })).toEqual(expect.arrayContaining(["--sandbox", "danger-full-access"]));
+    expect(codexArgs(opts, { url: "http://127.0.0.1:40000", sandboxed: false })).toEqual(expect.arrayContaining(["--sandbox", "read-only"]));
     const output = JSON.stringify(server!.requests[1]?.body.input);
     expect(output).toMatch(/Read-only file system/);
     expect(output).not.toContain(KEY);

@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { WorkerReport } from "../../../src/domain/index.js";
@@ -44,4 +46,60 @@ export function processesMentioning(needle: string): number[] {
     }
   }
   return found;
+}
+
+/** The environ of each live process whose command line mentions `needle`. */
+export function environsMentioning(needle: string): string[] {
+  return processesMentioning(needle).flatMap((pid) => {
+    try {
+      return [readFileSync(`/proc/${pid}/environ`, "utf8")];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Waits up to `ms` for every process mentioning `needle` to be gone; returns those still there. */
+export async function processesLeft(needle: string, ms: number): Promise<number[]> {
+  const until = Date.now() + ms;
+  let left = processesMentioning(needle);
+  while (left.length > 0 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = processesMentioning(needle);
+  }
+  return left;
+}
+
+/** A loopback HTTP server that only counts what reaches it: a host the CLI must not reach. */
+export async function startBystander(): Promise<{ port: number; hits: () => number; close: () => Promise<void> }> {
+  let hits = 0;
+  const server = createServer((_req, res) => {
+    hits += 1;
+    res.end("bystander\n");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    hits: () => hits,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A secret file outside the worktree, where a careless view of the host would show it. */
+export function canaryFile(): { dir: string; file: string; content: string } {
+  const dir = mkdtempSync("/var/tmp/shopfloor-cli-canary-");
+  const content = `CANARY-${path.basename(dir)}`;
+  const file = path.join(dir, "secret.txt");
+  writeFileSync(file, content);
+  return { dir, file, content };
+}
+
+/** An installed dependency as the setup phase leaves it: a cache dir with a package and a bin. */
+export function installedDependency(): string {
+  const dir = mkdtempSync("/var/tmp/shopfloor-cli-deps-");
+  mkdirSync(path.join(dir, "kit-dep"));
+  writeFileSync(path.join(dir, "kit-dep", "index.js"), "module.exports = 'KIT_DEP_INSTALLED';\n");
+  mkdirSync(path.join(dir, ".bin"));
+  writeFileSync(path.join(dir, ".bin", "kit-tool"), "#!/bin/sh\necho KIT_TOOL_RAN\n", { mode: 0o755 });
+  return dir;
 }
