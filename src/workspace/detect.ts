@@ -142,8 +142,8 @@ async function detectPython(files: RepoFiles): Promise<Ecosystem | undefined> {
     /\[tool:pytest\]/.test(setupCfg) ||
     has("tox.ini") ||
     files.root.some((f) => /^test_.*\.py$|_test\.py$/.test(f)) ||
-    ((has("tests") || has("test")) && (requirements.length > 0 || pyproject !== ""));
-  if (requirements.length === 0 && pyproject === "" && !tests) return undefined;
+    ((has("tests") || has("test")) && (requirements.length > 0 || has("pyproject.toml")));
+  if (requirements.length === 0 && !has("pyproject.toml") && !tests) return undefined;
 
   // --system-site-packages: the distribution's own tools (pytest from Debian, say) stay usable.
   const venv = `python3 -m venv --system-site-packages ${VENV}`;
