@@ -453,3 +453,32 @@ describe("evaluateGate: items combined", () => {
     }
   });
 });
+
+describe("evaluateGate: the setup phase", () => {
+  it("fails on a failed install, names it with its output, and says lint and test did not run", () => {
+    const run: Run = {
+      ...passingRun(),
+      scrutiny: [
+        { name: "install", cmd: "npm ci", exitCode: 1, ms: 2100, timedOut: false, outputTail: "npm ERR! code E401\nnpm ERR! Unable to authenticate\n" },
+        { name: "lint", cmd: "npm run lint", exitCode: -1, ms: 0, timedOut: false, outputTail: "", skipped: "the install step failed" },
+        { name: "test", cmd: "npm test", exitCode: -1, ms: 0, timedOut: false, outputTail: "", skipped: "the install step failed" },
+      ],
+    };
+    const verdict = evaluateGate(run);
+    expect(verdict.conclusion).toBe("failure");
+    expect(itemNamed(verdict.items, "Setup: `npm ci` (install)")).toEqual({
+      item: "Setup: `npm ci` (install)",
+      state: "fail",
+      evidence: "exit 1 in 2.1 s: npm ERR! code E401 / npm ERR! Unable to authenticate",
+    });
+    expect(itemNamed(verdict.items, items.lint)).toMatchObject({ state: "fail", evidence: "not run: the install step failed" });
+    expect(itemNamed(verdict.items, items.test)).toMatchObject({ state: "fail", evidence: "not run: the install step failed" });
+  });
+
+  it("passes an install restored from the dependency cache", () => {
+    const run: Run = { ...passingRun(), scrutiny: [{ name: "install", cmd: "npm ci", exitCode: 0, ms: 0, timedOut: false, outputTail: "", restored: true }, ...passingRun().scrutiny!] };
+    const verdict = evaluateGate(run);
+    expect(verdict.conclusion).toBe("success");
+    expect(itemNamed(verdict.items, "Setup: `npm ci` (install)")).toMatchObject({ state: "pass", evidence: "restored from the dependency cache" });
+  });
+});
