@@ -39,6 +39,7 @@ export async function createRunner(opts: {
     endpointFor: (route) => endpointFor(route),
     scratchDir: join(settings.workDir, "jobs"),
     sandbox,
+    toolchains: settings.sandboxPaths,
     prepareEnvironment: (job, spec) =>
       prepareEnvironment(
         { workspace, cache, sandbox, egressAllow: settings.egressAllow, setupEnv: settings.setupEnv, commandTimeoutMs: settings.commandTimeoutMs, maxOutputBytes: 1024 * 1024 },

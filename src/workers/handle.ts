@@ -54,6 +54,8 @@ export interface JobHandlerDeps {
   scratchDir: string;
   /** Credentials and base URL for a route, for CLI agents (from the operator's settings). */
   endpointFor(route: string): Endpoint;
+  /** Extra read-only host paths for toolchains outside /usr, shown to CLI agents' sandboxes too. */
+  toolchains?: readonly string[];
   /** The setup phase (installs or restores dependencies); absent, commands run without any. */
   prepareEnvironment?(job: EnvironmentJob, spec: SetupSpec): Promise<PreparedEnvironment>;
   /** Aborts when the monitor stops the job (no progress): the agent loop ends at once. */
@@ -166,6 +168,7 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
             onProgress: progress.onProgress,
             mounts: environment.mounts,
             env: environment.env,
+            ...(deps.toolchains && { toolchains: deps.toolchains }),
             ...(deps.stop && { signal: deps.stop }),
           });
     await progress.flush();
