@@ -123,7 +123,13 @@ describe("a labelled issue becomes a gated pull request", () => {
     }
     expect(app.models.remaining()).toEqual({ "claude-haiku-4-5": 0, "gpt-5-mini": 0, "claude-opus-4-1": 0, "gpt-4.1": 0 });
     // Workers reported progress turn by turn: turns, tool calls and the size of the change.
-    const progress = JSON.parse(await readFile(join(app.stateDir, "runs", owner, repoName, "1", "progress.json"), "utf8"));
+    // Progress is stored as it comes, apart from the job's answer: the last report may land just after it.
+    const progressFile = join(app.stateDir, "runs", owner, repoName, "1", "progress.json");
+    let progress = JSON.parse(await readFile(progressFile, "utf8"));
+    for (let i = 0; i < 50 && progress[`${runId}:build:impl:a1`]?.turn !== 3; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      progress = JSON.parse(await readFile(progressFile, "utf8"));
+    }
     expect(progress[`${runId}:plan:a1`]).toMatchObject({ turn: 3, toolCalls: 3, filesChanged: 0 });
     expect(progress[`${runId}:build:impl:a1`]).toMatchObject({ turn: 3, toolCalls: 3, filesChanged: 1 });
     // Worktrees are cleaned up after each job.

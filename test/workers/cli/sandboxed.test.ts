@@ -191,7 +191,7 @@ describe.each(clis)("$name in the sandbox", (cli) => {
     const controller = new AbortController();
     let orphans: number[] = [];
     // A command that escapes the CLI's process group and session, and would otherwise run on.
-    const opts = await setup("setsid sh -c 'sleep 300; true' \"$PWD/orphan\" </dev/null >/dev/null 2>&1 &\necho started\n", [
+    const opts = await setup("setsid sh -c 'sleep 300; true' \"$PWD/orphan\" </dev/null >/dev/null 2>&1 &\n# Let the orphan start before the next turn looks for it.\nsleep 1\necho started\n", [
       cli.shell("sh probe.sh"),
       () => {
         orphans = processesMentioning(`${opts.worktree}/orphan`);
