@@ -60,9 +60,14 @@ export const RepoConfigSchema = z
         install: z.string().optional(),
         lint: z.string().default(""),
         test: z.string().optional(),
+        /**
+         * Context-aware fix attempts when lint, test or a contract command fails on the result
+         * (a generator gets the failing output in its brief) before the gate concludes.
+         */
+        fixAttempts: z.number().int().min(0).max(5).default(2),
       })
       .strict()
-      .default({ lint: "" }),
+      .default({ lint: "", fixAttempts: 2 }),
     /** The setup phase's network. Agents, scrutiny and contract commands never have any. */
     network: z
       .object({
@@ -133,9 +138,14 @@ export const RepoConfigSchema = z
       .object({
         /** Context-aware fix attempts after a red CI before escalating. */
         fixAttempts: z.number().int().min(0).max(5).default(2),
+        /**
+         * Minutes to wait for CI to appear on the head commit before deciding that the repository
+         * has none: other apps create their check suites seconds to minutes after a push.
+         */
+        graceMinutes: z.number().min(0).max(60).default(5),
       })
       .strict()
-      .default({ fixAttempts: 2 }),
+      .default({ fixAttempts: 2, graceMinutes: 5 }),
     /** How long the monitor lets things wait before acting. */
     limits: z
       .object({

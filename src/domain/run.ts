@@ -106,6 +106,8 @@ export const RunSchema = z.object({
   /** What the person said with `/retry`, and the route they asked for, for this generation's jobs. */
   retryNote: z.string().optional(),
   modelOverride: z.string().optional(),
+  /** A `/retry --budget` given before the config loaded: applied when it arrives. */
+  budgetOverride: z.number().positive().optional(),
   /** The commit the gate check was last published on. */
   gateSha: z.string().optional(),
   /** The last deliveries this run acted on: a delivery taken again after a crash is a repeat. */

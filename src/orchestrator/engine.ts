@@ -1,7 +1,10 @@
 import { terminalPhases, type Effect, type Event, type Run } from "../domain/index.js";
-import type { RunStore } from "../store/run-store.js";
+import type { InboxEntry, RunStore } from "../store/run-store.js";
 import { decide, type MachineSettings } from "./machine.js";
 import { executeEffect, type EffectContext } from "./effects/index.js";
+
+/** Tries of one delivery before it is set aside so the ones after it go on. */
+export const maxDeliveryFailures = 3;
 
 export interface EngineLog {
   info(obj: object, msg: string): void;
@@ -21,6 +24,7 @@ export class Engine {
   private stopped = false;
   private draining: Promise<void> | undefined;
   private drainAgain = false;
+  private readonly deliveryFailures = new Map<string, number>();
 
   constructor(
     private readonly deps: {
@@ -29,6 +33,8 @@ export class Engine {
       settings: MachineSettings;
       log: EngineLog;
       now?: () => Date;
+      /** Pause before a failed delivery is tried again (tests shorten it). */
+      inboxRetryMs?: number;
     },
   ) {}
 
@@ -121,8 +127,10 @@ export class Engine {
   }
 
   /**
-   * Turn persisted deliveries into events; each is taken once, even across restarts. One drain
-   * runs at a time (a wake during it asks for one more pass), so no delivery is submitted twice.
+   * Turn persisted deliveries into events, in arrival order; each is taken once, even across
+   * restarts. One drain runs at a time (a wake during it asks for one more pass), so no delivery
+   * is submitted twice. A delivery that throws does not hold up the ones after it: it is tried
+   * again after a pause, and after `maxDeliveryFailures` it is set aside, kept for an operator.
    */
   drainInbox(): Promise<void> {
     if (this.draining) {
@@ -130,15 +138,60 @@ export class Engine {
       return this.draining;
     }
     this.draining = (async () => {
+      let failed = false;
       do {
         this.drainAgain = false;
+        failed = false;
         for (const entry of await this.deps.store.pendingDeliveries()) {
-          await this.submit({ ...entry.event, delivery: entry.deliveryId });
-          await this.deps.store.markDeliveryTaken(entry.deliveryId);
+          if (this.stopped) return;
+          if (!(await this.take(entry))) failed = true;
         }
-      } while (this.drainAgain);
+      } while (this.drainAgain && !this.stopped);
+      if (failed && !this.stopped) {
+        // Tried again after a pause rather than at once: the cause (a lock, a disk) may pass.
+        setTimeout(() => void this.drainInbox().catch(() => undefined), this.deps.inboxRetryMs ?? 2_000).unref();
+      }
     })().finally(() => (this.draining = undefined));
     return this.draining;
+  }
+
+  private async take(entry: InboxEntry): Promise<boolean> {
+    const { store, log } = this.deps;
+    try {
+      await this.submit({ ...entry.event, delivery: entry.deliveryId });
+      await store.markDeliveryTaken(entry.deliveryId);
+      this.deliveryFailures.delete(entry.deliveryId);
+      return true;
+    } catch (error) {
+      const failures = (this.deliveryFailures.get(entry.deliveryId) ?? 0) + 1;
+      this.deliveryFailures.set(entry.deliveryId, failures);
+      const message = error instanceof Error ? error.message : String(error);
+      log.error({ deliveryId: entry.deliveryId, runId: entry.event.runId, event: entry.event.type, failures, err: error }, "delivery failed");
+      if (failures < maxDeliveryFailures) return false;
+      await store.setDeliveryAside(entry.deliveryId, message);
+      this.deliveryFailures.delete(entry.deliveryId);
+      log.error({ deliveryId: entry.deliveryId, runId: entry.event.runId, event: entry.event.type, error: message }, "delivery set aside after repeated failures");
+      await this.answerSetAside(entry).catch((err: unknown) => log.warn({ deliveryId: entry.deliveryId, err }, "could not tell the sender"));
+      return true;
+    }
+  }
+
+  /** A person who steered or labelled is told their request was not acted on, where they made it. */
+  private async answerSetAside(entry: InboxEntry): Promise<void> {
+    const event = entry.event;
+    const person = "by" in event ? event.by : event.type === "run.requested" ? event.sender : undefined;
+    if (!person) return;
+    const run = await this.deps.store.load(event.runId).catch(() => undefined);
+    const installationId = event.type === "run.requested" ? event.repo.installationId : run?.repo.installationId;
+    const m = /^([^/]+)\/([^#]+)#(\d+)$/.exec(event.runId);
+    if (installationId === undefined || !m) return;
+    const issueNumber = ("issueNumber" in event && event.issueNumber) || Number(m[3]);
+    const what = event.type === "command.received" ? `\`/${event.command}\`` : event.type === "run.requested" ? "the label" : "your change";
+    const body =
+      `@${person} Shopfloor could not act on ${what}: handling it failed ${maxDeliveryFailures} times, so it was set aside ` +
+      `(delivery \`${entry.deliveryId}\`) and the operator has the error in the log. Nothing else is held up; try again later.`;
+    const octokit = await this.deps.effects.octokitFor(installationId);
+    await octokit.rest.issues.createComment({ owner: m[1]!, repo: m[2]!, issue_number: issueNumber, body: this.deps.effects.redact?.(body) ?? body });
   }
 
   /** Resolves when no effect is running (for tests and graceful shutdown). */

@@ -56,7 +56,12 @@ function decideOnce(run: Run | undefined, event: Event, settings: MachineSetting
   }
   switch (event.type) {
     case "config.loaded":
-      step.update({ config: event.config, defaultBranch: event.defaultBranch, phase: "planning" });
+      step.update({
+        config: run.budgetOverride === undefined ? event.config : { ...event.config, budget: { ...event.config.budget, usd: run.budgetOverride } },
+        defaultBranch: event.defaultBranch,
+        phase: "planning",
+        budgetOverride: undefined,
+      });
       if (step.dispatch(planJob(step.run, 1))) step.progress();
       break;
     case "config.invalid":

@@ -91,7 +91,8 @@ function retry(step: Step, event: CommandEvent, reply: (body: string) => void): 
     generation: run.generation + 1,
     retryNote: note,
     ...(event.model !== undefined ? { modelOverride: event.model } : { modelOverride: undefined }),
-    ...(event.budgetUsd !== undefined && { config: { ...run.config!, budget: { ...run.config!.budget, usd: event.budgetUsd } } }),
+    ...(event.budgetUsd !== undefined &&
+      (run.config ? { config: { ...run.config, budget: { ...run.config.budget, usd: event.budgetUsd } } } : { budgetOverride: event.budgetUsd })),
     failure: undefined,
     question: undefined,
   });

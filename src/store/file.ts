@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { RunSchema, EventSchema, JobProgressSchema, type JobProgress, type Run } from "../domain/index.js";
 import { writeFileAtomic, appendLineDurably } from "./atomic.js";
 import { withFileLock } from "./lock.js";
-import type { InboxEntry, JournalEntry, RunStore } from "./run-store.js";
+import { byArrival, type InboxEntry, type JournalEntry, type RunStore, type SetAsideEntry } from "./run-store.js";
 
 /**
  * Runs as files: `runs/<owner>/<repo>/<issue>/run.json` plus `journal.jsonl`;
@@ -109,7 +109,7 @@ export class FileRunStore implements RunStore {
     const tmp = join(pending, `.${name}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
     const handle = await open(tmp, "wx");
     try {
-      await handle.writeFile(JSON.stringify(entry));
+      await handle.writeFile(JSON.stringify({ ...entry, receivedAt: entry.receivedAt ?? Date.now() }));
       await handle.sync();
     } finally {
       await handle.close();
@@ -131,16 +131,34 @@ export class FileRunStore implements RunStore {
   }
 
   async pendingDeliveries(): Promise<InboxEntry[]> {
-    const dir = join(this.root, "deliveries", "pending");
-    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith(".json")).sort();
-    const entries: InboxEntry[] = [];
+    return byArrival(await this.readDeliveries("pending"));
+  }
+
+  private async readDeliveries(folder: "pending" | "aside"): Promise<(InboxEntry & { error?: string })[]> {
+    const dir = join(this.root, "deliveries", folder);
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith(".json"));
+    const entries: (InboxEntry & { error?: string })[] = [];
     for (const name of names) {
       const text = await readFile(join(dir, name), "utf8").catch(notFound);
       if (text === undefined) continue;
-      const raw = JSON.parse(text) as InboxEntry;
-      entries.push({ deliveryId: raw.deliveryId, event: EventSchema.parse(raw.event) });
+      const raw = JSON.parse(text) as InboxEntry & { error?: string };
+      entries.push({ ...raw, event: EventSchema.parse(raw.event) });
     }
     return entries;
+  }
+
+  /** The entry is rewritten with its error into `aside/`, then leaves `pending/`: a crash between keeps it pending. */
+  async setDeliveryAside(deliveryId: string, error: string): Promise<void> {
+    const name = `${safe(deliveryId)}.json`;
+    const text = await readFile(join(this.root, "deliveries", "pending", name), "utf8").catch(notFound);
+    if (text === undefined) return;
+    await mkdir(join(this.root, "deliveries", "aside"), { recursive: true });
+    await writeFileAtomic(join(this.root, "deliveries", "aside", name), JSON.stringify({ ...(JSON.parse(text) as InboxEntry), error }));
+    await this.markDeliveryTaken(deliveryId);
+  }
+
+  async setAsideDeliveries(): Promise<SetAsideEntry[]> {
+    return byArrival(await this.readDeliveries("aside")) as SetAsideEntry[];
   }
 
   async markDeliveryTaken(deliveryId: string): Promise<void> {

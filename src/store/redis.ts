@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { EventSchema, JobProgressSchema, RunSchema, type JobProgress, type Run } from "../domain/index.js";
-import type { InboxEntry, JournalEntry, RunStore } from "./run-store.js";
+import { byArrival, type InboxEntry, type JournalEntry, type RunStore, type SetAsideEntry } from "./run-store.js";
 
 export interface RedisRunStoreOptions {
   /** Prefix of every key, so several installations can share one Redis. Default `shopfloor:`. */
@@ -179,23 +179,42 @@ export class RedisRunStore implements RunStore {
       2,
       this.key("delivery", entry.deliveryId),
       this.key("deliveries", "pending"),
-      JSON.stringify(entry),
+      JSON.stringify({ ...entry, receivedAt: entry.receivedAt ?? Date.now() }),
       entry.deliveryId,
     );
     return put === 1;
   }
 
   async pendingDeliveries(): Promise<InboxEntry[]> {
-    const ids = (await this.redis.smembers(this.key("deliveries", "pending"))).sort();
+    return byArrival(await this.readDeliveries(await this.redis.smembers(this.key("deliveries", "pending"))));
+  }
+
+  private async readDeliveries(ids: string[]): Promise<(InboxEntry & { error?: string })[]> {
     if (ids.length === 0) return [];
     const texts = await this.redis.mget(ids.map((id) => this.key("delivery", id)));
-    const entries: InboxEntry[] = [];
+    const entries: (InboxEntry & { error?: string })[] = [];
     for (const text of texts) {
       if (text === null) continue;
-      const raw = JSON.parse(text) as InboxEntry;
-      entries.push({ deliveryId: raw.deliveryId, event: EventSchema.parse(raw.event) });
+      const raw = JSON.parse(text) as InboxEntry & { error?: string };
+      entries.push({ ...raw, event: EventSchema.parse(raw.event) });
     }
     return entries;
+  }
+
+  /** The entry keeps its key (so a redelivery is still refused) and gains the error; one MULTI moves it. */
+  async setDeliveryAside(deliveryId: string, error: string): Promise<void> {
+    const key = this.key("delivery", deliveryId);
+    const text = await this.redis.get(key);
+    if (text === null) return;
+    await this.redis
+      .multi()
+      .set(key, JSON.stringify({ ...(JSON.parse(text) as InboxEntry), error }))
+      .smove(this.key("deliveries", "pending"), this.key("deliveries", "aside"), deliveryId)
+      .exec();
+  }
+
+  async setAsideDeliveries(): Promise<SetAsideEntry[]> {
+    return byArrival(await this.readDeliveries(await this.redis.smembers(this.key("deliveries", "aside")))) as SetAsideEntry[];
   }
 
   async markDeliveryTaken(deliveryId: string): Promise<void> {

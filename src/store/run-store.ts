@@ -14,6 +14,13 @@ export interface JournalEntry {
 export interface InboxEntry {
   deliveryId: string;
   event: Event;
+  /** When the store took it (ms since epoch): deliveries are handed out in arrival order. */
+  receivedAt?: number;
+}
+
+/** A delivery that kept failing, kept with its last error for an operator to read. */
+export interface SetAsideEntry extends InboxEntry {
+  error: string;
 }
 
 export interface RunStore {
@@ -29,6 +36,15 @@ export interface RunStore {
   withRunLock<T>(runId: string, fn: () => Promise<T>): Promise<T>;
   /** Persist a delivery once; false when this delivery id was seen before (a redelivery). */
   putDelivery(entry: InboxEntry): Promise<boolean>;
+  /** Deliveries not yet taken, oldest arrival first. */
   pendingDeliveries(): Promise<InboxEntry[]>;
   markDeliveryTaken(deliveryId: string): Promise<void>;
+  /** Move a delivery that keeps failing out of the way of the rest; it stays readable. */
+  setDeliveryAside(deliveryId: string, error: string): Promise<void>;
+  setAsideDeliveries(): Promise<SetAsideEntry[]>;
+}
+
+/** Oldest arrival first; entries from before arrival times were kept sort by id, ahead of the rest. */
+export function byArrival<T extends InboxEntry>(entries: T[]): T[] {
+  return [...entries].sort((a, b) => (a.receivedAt ?? 0) - (b.receivedAt ?? 0) || a.deliveryId.localeCompare(b.deliveryId));
 }
