@@ -19,6 +19,8 @@ export const EffectSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("postConfigError"), ...keyed, body: z.string() }),
   /** `at`: when it was decided, from which the monitor measures a job that never reports progress. */
   z.object({ kind: z.literal("dispatchJob"), ...keyed, job: JobSchema, at: z.string().optional() }),
+  /** A stop reaching the workers: each job's signal aborts wherever it runs, or it never starts. */
+  z.object({ kind: z.literal("stopJobs"), ...keyed, jobIds: z.array(z.string()).min(1), reason: z.string() }),
   z.object({
     kind: z.literal("openPullRequest"),
     ...keyed,
@@ -62,7 +64,16 @@ export const EffectSchema = z.discriminatedUnion("kind", [
   /** After a merge: delete the run branch, but only if its tip is what was merged. */
   z.object({ kind: z.literal("deleteBranch"), ...keyed, branch: z.string(), expectedSha: z.string() }),
   /** Read other apps' check suites and statuses on the head commit. */
-  z.object({ kind: z.literal("readCi"), ...keyed, headSha: z.string() }),
+  z.object({
+    kind: z.literal("readCi"),
+    ...keyed,
+    headSha: z.string(),
+    /**
+     * Set on the read at the end of the grace for CI to appear (`notBefore`): when the first read
+     * of this head found no check and no status. While it is pending, "no CI" is not concluded.
+     */
+    graceSince: z.string().optional(),
+  }),
   z.object({ kind: z.literal("addLabels"), ...keyed, labels: z.array(z.string()).min(1) }),
   z.object({ kind: z.literal("assignOwners"), ...keyed, owners: z.array(z.string()).min(1) }),
   /** The escalation handoff; the shell appends an excerpt of the decision trace from the journal. */

@@ -116,6 +116,8 @@ export const RunSchema = z.object({
   fixups: z.array(z.string()).default([]),
   /** People already told they may not steer this run (one polite refusal each). */
   refused: z.array(z.string()).default([]),
+  /** Keys of jobs stopped before they answered (a stop, an escalation): their late answers only count their spend. */
+  stoppedJobs: z.array(z.string()).default([]),
   /** Effects decided but not yet answered; the shell re-runs them after a crash. */
   pending: z.array(EffectSchema).default([]),
   /** Counter behind effect keys, so a key is never reused within a run. */

@@ -68,7 +68,7 @@ export class Engine {
    */
   async resume(): Promise<number> {
     let resumed = 0;
-    for (const runId of await this.deps.store.listRuns()) {
+    for (const runId of await this.deps.store.listActiveRuns()) {
       const run = await this.deps.store.load(runId);
       if (!run) continue;
       for (const effect of run.pending) {
@@ -102,7 +102,7 @@ export class Engine {
    */
   async reviveOrphans(): Promise<number> {
     let revived = 0;
-    for (const runId of await this.deps.store.listRuns()) {
+    for (const runId of await this.deps.store.listActiveRuns()) {
       const run = await this.deps.store.load(runId);
       for (const effect of run?.pending ?? []) {
         if (this.inFlight.has(effect.key)) continue;
@@ -222,7 +222,8 @@ export class Engine {
       await this.submitWithRetry({ ...answer, runId, at: this.now(), key: effect.key } as Event);
     };
     let task: Promise<void>;
-    if (effect.kind === "dispatchJob") {
+    if (effect.kind === "dispatchJob" || effect.kind === "stopJobs") {
+      // Jobs run side by side, and a stop must not wait behind the run's GitHub writes.
       task = perform();
     } else {
       task = (this.githubChains.get(runId) ?? Promise.resolve()).then(perform);

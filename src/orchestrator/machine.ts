@@ -43,6 +43,12 @@ function decideOnce(run: Run | undefined, event: Event, settings: MachineSetting
   if (event.type === "trigger.removed") return triggerRemoved(run, event, settings);
   if (event.type === "branch.pushed") return branchPushed(run, event, settings);
   if (event.type === "wait.expired") return waitExpired(run, event, settings);
+  if ((event.type === "job.succeeded" || event.type === "job.failed") && run.stoppedJobs.includes(event.key)) {
+    // A job stopped by an escalation, a cancel or a push: its spend counts, its result changes nothing.
+    const step = new Step({ ...run, updatedAt: event.at }, settings, event.at);
+    step.addUsage(usageOf(event), "late");
+    return { run: step.run, effects: [], note: `${event.jobId} was stopped; its late answer changes nothing` };
+  }
   if (!run.pending.some((e) => e.key === event.key)) {
     return { run, effects: [], note: `${event.type} answers ${event.key}, which is not pending (a repeat)` };
   }
@@ -51,7 +57,7 @@ function decideOnce(run: Run | undefined, event: Event, settings: MachineSetting
   const stopped = terminalPhases.includes(run.phase) || run.phase === "paused";
   if (stopped && (event.type === "job.succeeded" || event.type === "job.failed")) {
     // A job still in flight when the run stopped: its spend counts, its result changes nothing.
-    step.addUsage(event.type === "job.failed" ? event.usage : event.output.kind === "plan" ? event.output.usage : event.output.kind === "build" ? event.output.result.usage : event.output.kind === "review" ? event.output.review.usage : [], "late");
+    step.addUsage(usageOf(event), "late");
     return { run: step.run, effects: [], note: `${event.jobId} finished after the run became ${run.phase}` };
   }
   switch (event.type) {
@@ -84,7 +90,8 @@ function decideOnce(run: Run | undefined, event: Event, settings: MachineSetting
       break;
     case "pr.opened":
       step.update({ pr: { number: event.number, url: event.url } });
-      startReviewRound(step);
+      // The run owns the PR either way; a stopped run starts no reviews on it.
+      if (!stopped) startReviewRound(step);
       break;
     case "gate.published": {
       step.update({ gate: { ...step.run.gate!, checkRunId: event.checkRunId } });
@@ -135,6 +142,7 @@ function requested(run: Run | undefined, event: Extract<Event, { type: "run.requ
     generation: 0,
     refused: [],
     fixups: [],
+    stoppedJobs: [],
     deliveries: run?.deliveries ?? [],
     pending: [],
     // Keys keep counting across runs of the same issue so that no key is ever reused.
@@ -151,4 +159,10 @@ function approved(run: Run, event: Extract<Event, { type: "plan.approved" }>, se
   const step = new Step({ ...run, approvedBy: event.by, phase: "building", updatedAt: event.at }, settings, event.at);
   if (dispatchNext(step)) step.progress();
   return { run: step.run, effects: step.effects };
+}
+
+function usageOf(event: Extract<Event, { type: "job.succeeded" | "job.failed" }>): readonly Usage[] {
+  if (event.type === "job.failed") return event.usage;
+  const output = event.output;
+  return output.kind === "plan" ? output.usage : output.kind === "build" ? output.result.usage : output.kind === "review" ? output.review.usage : [];
 }

@@ -119,6 +119,11 @@ function resume(step: Step): void {
     step.dispatch(planJob(step.run, 1));
     return;
   }
+  // A plan that needed a writer's approval still needs it after an escalation.
+  if ((run.plan.risk === "high" || run.config.approval.always) && !run.approvedBy) {
+    step.update({ phase: "awaiting_approval" });
+    return;
+  }
   const notOk = Object.entries(run.subtasks).filter(([, s]) => s.status !== "ok");
   if (notOk.length > 0) {
     const reset = Object.fromEntries(notOk.map(([id, s]) => [id, { ...s, status: "pending" as const }]));
@@ -142,6 +147,7 @@ function resume(step: Step): void {
 }
 
 function cancel(step: Step, why: string): void {
+  step.stopWork(why);
   step.update({ phase: "cancelled", question: why });
   const sha = step.run.headSha ?? step.run.baseSha;
   if (sha && step.run.pr) {
@@ -155,6 +161,7 @@ export function prClosed(run: Run, event: Extract<Event, { type: "pr.closed" }>,
   if (terminalPhases.includes(run.phase) && run.phase !== "gated" && run.phase !== "escalated") return { run, effects: [], note: `already ${run.phase}` };
   const step = new Step({ ...run, updatedAt: event.at }, settings, event.at);
   if (event.merged) {
+    step.stopWork("the pull request was merged");
     step.update({ phase: "done" });
     // The branch goes only if its tip is what was merged: nothing unmerged is ever lost.
     if (run.headSha) step.emit({ kind: "deleteBranch", branch: run.branch, expectedSha: run.headSha });
@@ -176,6 +183,7 @@ export function triggerRemoved(run: Run, event: Extract<Event, { type: "trigger.
 export function branchPushed(run: Run, event: Extract<Event, { type: "branch.pushed" }>, settings: MachineSettings): Decision {
   if (event.headSha === run.headSha || terminalPhases.includes(run.phase)) return { run, effects: [], note: "not a foreign push, or the run is over" };
   const step = new Step({ ...run, phase: "paused", headSha: event.headSha, updatedAt: event.at }, settings, event.at);
+  step.stopWork(`@${event.by} pushed to the run branch`);
   step.progress();
   return { run: step.run, effects: step.effects };
 }

@@ -235,8 +235,25 @@ export class Step {
     this.emit({ kind: "publishGate", headSha: this.run.headSha!, title, summary, annotations: [], actions: [] });
   }
 
+  /**
+   * A stop reaches the workers: jobs in flight leave the notes (so their answers change nothing)
+   * and are told to stop; reviews not yet posted and CI not yet read are dropped with them.
+   */
+  stopWork(reason: string): void {
+    const jobs = this.run.pending.filter((e): e is Extract<Effect, { kind: "dispatchJob" }> => e.kind === "dispatchJob");
+    const dropped = new Set(["dispatchJob", "postReview", "readCi"]);
+    const subtasks = Object.fromEntries(Object.entries(this.run.subtasks).map(([id, s]) => [id, s.status === "running" ? { ...s, status: "pending" as const } : s]));
+    this.update({
+      pending: this.run.pending.filter((e) => !dropped.has(e.kind)),
+      stoppedJobs: [...this.run.stoppedJobs, ...jobs.map((j) => j.key)].slice(-50),
+      subtasks,
+    });
+    if (jobs.length > 0) this.emit({ kind: "stopJobs", jobIds: jobs.map((j) => j.job.jobId), reason });
+  }
+
   /** Stop and hand a person everything: label, owners, the handoff comment, and the gate `action_required`. */
   escalate(failure: Failure, question: string): void {
+    this.stopWork(`escalated: ${failure.reason}`);
     this.update({ phase: "escalated", failure, question });
     this.emit({ kind: "addLabels", labels: [this.settings.blockedLabel] });
     const owners = this.run.config?.owners ?? [];

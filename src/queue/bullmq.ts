@@ -2,6 +2,8 @@ import { Job as BullJob, Queue, QueueEvents, QueueEventsProducer, Worker, type C
 import { classifyFailure, JobOutcomeSchema, JobSchema, type Job, type JobOutcome } from "../domain/index.js";
 import type { JobHandler, JobQueue } from "./job-queue.js";
 
+import type { Redis } from "ioredis";
+
 export type { ConnectionOptions } from "bullmq";
 
 /** One queue name shared by orchestrator and runner nodes. */
@@ -123,9 +125,14 @@ export class BullJobQueue implements JobQueue {
    * is stale anyway).
    */
   cancel(jobId: string, reason: string): boolean {
-    if (!this.started.has(jobId)) return false;
-    this.producer.publishEvent({ eventName: CANCEL_EVENT, jobId: toBullId(jobId), reason }).catch(() => undefined);
-    return true;
+    const bullId = toBullId(jobId);
+    // A job still waiting is marked first, so the runner that takes it later answers at once;
+    // one running hears the event. Either may have been sent by another node: always do both.
+    void this.queue.client
+      .then((redis) => (redis as unknown as Redis).setex(stoppedKey(this.queue, bullId), STOPPED_TTL_SECONDS, reason))
+      .then(() => this.producer.publishEvent({ eventName: CANCEL_EVENT, jobId: bullId, reason }))
+      .catch(() => undefined);
+    return this.inFlight.has(jobId);
   }
 
   async close(): Promise<void> {
@@ -170,6 +177,10 @@ export function startRunner(opts: RunnerOptions): Runner {
           usage: [],
         };
       }
+      const stopped = await ((await worker.client) as unknown as Redis).get(stoppedKey(worker, bullJob.id ?? "")).catch(() => null);
+      if (stopped !== null) {
+        return { ok: false, failure: { class: "transient", reason: "worker_lost", detail: `stopped before it started: ${stopped}` }, usage: [] };
+      }
       let outcome: unknown;
       try {
         outcome = await opts.handler(parsed.data, signal ?? new AbortController().signal);
@@ -200,11 +211,16 @@ export function startRunner(opts: RunnerOptions): Runner {
   };
 }
 
-/** An outcome that crossed Redis; a malformed one is a bug in a runner, not something to retry. */
+/** How long a stop mark waits for its job to be taken; a job waits no longer than a day. */
+const STOPPED_TTL_SECONDS = 24 * 60 * 60;
+/** The stop mark of a job, beside the queue's own keys. */
+const stoppedKey = (on: { keys: Record<string, string> }, bullId: string): string => `${on.keys[""]}stopped:${bullId}`;
+
 /** BullMQ refuses ':' in custom job ids, and ours are `<owner>/<repo>#<n>:<kind>:…`; '|' never occurs in them. */
 export const toBullId = (jobId: string): string => jobId.replace(/:/g, "|");
 const fromBullId = (bullId: string): string => bullId.replace(/\|/g, ":");
 
+/** An outcome that crossed Redis; a malformed one is a bug in a runner, not something to retry. */
 function parseOutcome(raw: unknown, jobId: string): JobOutcome {
   let value = raw;
   if (typeof value === "string") {

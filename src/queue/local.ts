@@ -10,6 +10,8 @@ export class LocalJobQueue implements JobQueue {
   private readonly queue: PQueue;
   private readonly inFlight = new Map<string, Promise<JobOutcome>>();
   private readonly running = new Map<string, { startedAt: number; controller: AbortController }>();
+  /** Jobs stopped while they waited for a slot: they never start. */
+  private readonly stoppedWaiting = new Map<string, string>();
 
   constructor(
     private readonly handler: JobHandler,
@@ -30,7 +32,12 @@ export class LocalJobQueue implements JobQueue {
     }
     const outcome = this.queue
       .add(
-        async () => {
+        async (): Promise<JobOutcome> => {
+          const stopped = this.stoppedWaiting.get(job.jobId);
+          if (stopped !== undefined) {
+            this.stoppedWaiting.delete(job.jobId);
+            return { ok: false, failure: { class: "transient", reason: "worker_lost", detail: `stopped before it started: ${stopped}` }, usage: [] };
+          }
           const controller = new AbortController();
           this.running.set(job.jobId, { startedAt: Date.now(), controller });
           try {
@@ -56,8 +63,12 @@ export class LocalJobQueue implements JobQueue {
 
   cancel(jobId: string, reason: string): boolean {
     const job = this.running.get(jobId);
-    if (!job) return false;
-    job.controller.abort(new Error(reason));
+    if (job) {
+      job.controller.abort(new Error(reason));
+      return true;
+    }
+    if (!this.inFlight.has(jobId)) return false;
+    this.stoppedWaiting.set(jobId, reason);
     return true;
   }
 

@@ -173,6 +173,8 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
           });
     await progress.flush();
     if (!outcome.ok) return { ok: false, failure: outcome.failure, usage: outcome.usage };
+    // A stop that came as the agent finished still wins: nothing is pushed after it.
+    if (deps.stop?.aborted) return { ok: false, failure: stoppedFailure(deps.stop), usage: outcome.usage };
     const commit = await workspace.commitAll(
       worktree,
       `${subtask.title}\n\nShopfloor run ${job.runId}, subtask ${subtask.id} (${subtask.role}).`,
@@ -189,6 +191,7 @@ async function buildJob(job: Extract<Job, { kind: "build" }>, deps: JobHandlerDe
       };
     }
     let landed = commit?.sha ?? job.fromSha;
+    if (deps.stop?.aborted) return { ok: false, failure: stoppedFailure(deps.stop), usage: outcome.usage };
     if (commit && job.integrate) {
       const landing = await workspace.integrate(job.repo, commit.sha, job.fromSha, job.branch, deps.author);
       if ("conflicts" in landing) {
@@ -372,6 +375,11 @@ function asWorkerReport(outcome: AgentOutcome<ReviewReport>): AgentOutcome<Worke
 
 function timeoutOf(job: Job, card: RoleCard): number {
   return job.kind !== "scrutiny" && job.limits?.timeoutMinutes !== undefined ? job.limits.timeoutMinutes * 60_000 : card.timeoutMs;
+}
+
+function stoppedFailure(signal: AbortSignal): Failure {
+  const why = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? "stopped");
+  return { class: "transient", reason: "worker_lost", detail: `stopped: ${why}` };
 }
 
 function jobSignal(deps: JobHandlerDeps, timeoutMs: number): AbortSignal {

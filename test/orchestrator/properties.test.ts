@@ -402,6 +402,11 @@ describe("decide over random event sequences", () => {
       "addLabels",
       "assignOwners",
       "postHandoff",
+      "stopJobs",
+      "postReply",
+      "addReaction",
+      "removeLabels",
+      "deleteBranch",
     ]);
     const merge = /\/merge\b|mergePullRequest|enablePullRequestAutoMerge|merge_method/i;
     holds((world) => {

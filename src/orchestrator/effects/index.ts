@@ -17,6 +17,7 @@ import { addReaction } from "./add-reaction.js";
 import { postReply } from "./post-reply.js";
 import { removeLabels } from "./remove-labels.js";
 import { deleteBranch } from "./delete-branch.js";
+import { stopJobs } from "./stop-jobs.js";
 
 export type { EffectContext, Answer, RepoConfigOutcome } from "./context.js";
 
@@ -60,6 +61,8 @@ export async function executeEffect(run: Run, original: Effect, ctx: EffectConte
         return await removeLabels(run, effect, ctx);
       case "deleteBranch":
         return await deleteBranch(run, effect, ctx);
+      case "stopJobs":
+        return stopJobs(effect, ctx);
     }
   } catch (error) {
     return { type: "effect.failed", failure: classifyFailure(error), jitter: Math.random() };
