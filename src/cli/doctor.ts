@@ -3,15 +3,20 @@ import { constants } from "node:fs";
 import { access, mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import { join } from "node:path";
-import { terminalPhases } from "../domain/index.js";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { defaultRepoConfig, terminalPhases } from "../domain/index.js";
 import type { ProbotOctokit } from "probot";
+import { describeDeprecation, findDeprecation } from "../models/deprecated.js";
+import { loadRoleCards } from "../workers/role-card.js";
 import { sandboxAvailable } from "../workspace/sandbox.js";
 import { checkWorkflows } from "./workflow-audit.js";
 
 export interface DoctorCheck {
   name: string;
   ok: boolean;
+  /** Worth a look but not a failure (a deprecated model still answers): printed with "!". */
+  warning?: boolean;
   detail: string;
   /** Printed indented under the check (the workflow audit's findings). */
   lines?: string[];
@@ -28,6 +33,8 @@ export interface DoctorOptions {
   env: NodeJS.ProcessEnv;
   stateDir: string;
   workDir: string;
+  /** The role cards whose model routes are checked; the ones shipped with Shopfloor when left out. */
+  agentsDir?: string;
   log: (line: string) => void;
   /** `owner/name`: also audit which of its workflows run agent code with secrets in reach. */
   repo?: string;
@@ -43,6 +50,8 @@ const terminal = new Set<string>(terminalPhases);
 const staleScratchMs = 24 * 60 * 60 * 1000;
 /** A Redis that does not answer PING in this time is as good as down for the runner. */
 const redisTimeoutMs = 3000;
+/** `agents/` at the package root, one level above both `src/` and `dist/`. */
+const packagedAgentsDir = fileURLToPath(new URL("../../agents", import.meta.url));
 
 /**
  * `shopfloor doctor`: is this machine ready to run Shopfloor? Checks tools, credentials
@@ -61,12 +70,13 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
     present("openai key", env.OPENAI_API_KEY),
     await checkWritable("state dir", opts.stateDir),
     await checkWritable("work dir", opts.workDir),
+    await checkModelRoutes(opts.agentsDir ?? packagedAgentsDir),
   ];
   if (env.REDIS_URL) checks.push(await checkRedis(env.REDIS_URL));
   if (opts.repo) checks.push(await checkWorkflows(opts.repo, env, opts.Octokit));
   const orphans = await findOrphans(opts.stateDir, opts.workDir);
   for (const c of checks) {
-    opts.log(`${c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}`);
+    opts.log(`${!c.ok ? "✗" : c.warning ? "!" : "✓"} ${c.name}: ${c.detail}`);
     for (const line of c.lines ?? []) opts.log(`    ${line}`);
   }
   opts.log(orphans.length === 0 ? "no orphaned worktrees or scratch dirs" : `${orphans.length} orphaned (no active run uses them):`);
@@ -111,6 +121,30 @@ async function checkPrivateKey(env: NodeJS.ProcessEnv): Promise<DoctorCheck> {
   } catch (error) {
     return { name, ok: false, detail: `PRIVATE_KEY_PATH not readable (${(error as NodeJS.ErrnoException).code ?? "error"})` };
   }
+}
+
+/**
+ * The default routes (each role card's `model`, the default reviewers): one whose SDK marks the
+ * model deprecated is a warning naming where it is set, its end of life and the replacement.
+ */
+async function checkModelRoutes(agentsDir: string): Promise<DoctorCheck> {
+  const name = "model routes";
+  let routes: { where: string; route: string }[];
+  try {
+    const cards = [...(await loadRoleCards(agentsDir)).values()];
+    routes = [
+      ...cards.map((card) => ({ where: basename(card.file), route: card.model })),
+      ...defaultRepoConfig.review.reviewers.map((route) => ({ where: "default review.reviewers", route })),
+    ];
+  } catch (error) {
+    return { name, ok: false, detail: (error as Error).message };
+  }
+  const lines = routes.flatMap(({ where, route }) => {
+    const deprecation = findDeprecation(route);
+    return deprecation ? [`${where}: ${describeDeprecation(deprecation)}`] : [];
+  });
+  if (lines.length === 0) return { name, ok: true, detail: `${routes.length} default routes, none deprecated` };
+  return { name, ok: true, warning: true, detail: `${lines.length} of ${routes.length} default routes use a deprecated model`, lines };
 }
 
 async function checkWritable(name: string, dir: string): Promise<DoctorCheck> {

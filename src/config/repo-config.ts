@@ -8,13 +8,24 @@ export interface ConfigReader {
 
 export const repoConfigPath = ".github/shopfloor.yml";
 
-export type RepoConfigOutcome = { ok: true; config: RepoConfig } | { ok: false; errors: string[] };
+/** A valid file can still deserve a word: `warnings` name the field and what to change. */
+export type RepoConfigOutcome = { ok: true; config: RepoConfig; warnings: string[] } | { ok: false; errors: string[] };
+
+/**
+ * Checks that need more than the schema. The caller passes them in because `config/` may import
+ * only `domain/` (DESIGN §3), and which model routes are deprecated is `models/`' knowledge
+ * (`deprecationNotice` in src/models/deprecated.ts).
+ */
+export interface RepoConfigChecks {
+  /** A warning for a route whose SDK marks the model deprecated, naming its end of life and replacement. */
+  deprecationNotice?: (route: string) => string | undefined;
+}
 
 /**
  * Read `.github/shopfloor.yml` from the default branch (falling back to the owner's `.github`
  * repository, as Probot's `context.config` does) and validate it. A missing file means defaults.
  */
-export async function loadRepoConfig(octokit: ConfigReader, owner: string, repo: string): Promise<RepoConfigOutcome> {
+export async function loadRepoConfig(octokit: ConfigReader, owner: string, repo: string, checks: RepoConfigChecks = {}): Promise<RepoConfigOutcome> {
   let raw: unknown;
   try {
     const { config } = await octokit.config.get({ owner, repo, path: repoConfigPath });
@@ -26,13 +37,30 @@ export async function loadRepoConfig(octokit: ConfigReader, owner: string, repo:
     }
     throw error;
   }
-  return parseRepoConfig(raw);
+  return parseRepoConfig(raw, checks);
 }
 
-export function parseRepoConfig(raw: unknown): RepoConfigOutcome {
+export function parseRepoConfig(raw: unknown, checks: RepoConfigChecks = {}): RepoConfigOutcome {
   const parsed = RepoConfigSchema.safeParse(raw ?? {});
-  if (parsed.success) return { ok: true, config: parsed.data };
+  if (parsed.success) return { ok: true, config: parsed.data, warnings: routeWarnings(parsed.data, checks) };
   return { ok: false, errors: parsed.error.issues.map(describeIssue) };
+}
+
+/**
+ * "`models.planner`: anthropic/claude-sonnet-4-5 is deprecated (…)". A warning, not an error: a
+ * deprecated model still answers until its end of life, and a run should not stop over it.
+ */
+function routeWarnings(config: RepoConfig, checks: RepoConfigChecks): string[] {
+  const notice = checks.deprecationNotice;
+  if (!notice) return [];
+  const routes: [string, string | undefined][] = [
+    ...Object.entries(config.models).map(([role, route]): [string, string | undefined] => [`models.${role}`, route]),
+    ...config.review.reviewers.map((route, i): [string, string] => [`review.reviewers.${i}`, route]),
+  ];
+  return routes.flatMap(([field, route]) => {
+    const text = route === undefined ? undefined : notice(route);
+    return text === undefined ? [] : [`\`${field}\`: ${text}`];
+  });
 }
 
 /** "`budget.usd`: expected a number, got a string" — the field, then what is wrong. */

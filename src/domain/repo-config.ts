@@ -8,7 +8,7 @@ import { SeveritySchema } from "./review.js";
  */
 export const ModelRouteSchema = z
   .string()
-  .regex(/^[a-z][a-z0-9-]*\/[^\s]+$/, "a route is '<provider>/<model>', e.g. 'anthropic/claude-sonnet-4-5'");
+  .regex(/^[a-z][a-z0-9-]*\/[^\s]+$/, "a route is '<provider>/<model>', e.g. 'anthropic/claude-sonnet-5-5'");
 
 /** An egress allowlist entry: `host`, `host:port`, `*.domain`, `[v6]:port`. */
 export const EGRESS_HOST = /^(\*\.)?([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+\.?(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
@@ -123,7 +123,7 @@ export const RepoConfigSchema = z
     review: z
       .object({
         /** One route per reviewer; different vendors catch different mistakes. At least two. */
-        reviewers: z.array(ModelRouteSchema).min(2, "at least two reviewers").max(5).default(["anthropic/claude-sonnet-4-5", "openai/gpt-5"]),
+        reviewers: z.array(ModelRouteSchema).min(2, "at least two reviewers").max(5).default(["anthropic/claude-sonnet-5-5", "openai/gpt-5.4"]),
         /** A finding at or above this severity blocks the gate. */
         blockingSeverity: SeveritySchema.default("high"),
         /** Fix rounds (a generator with the findings in its brief) before escalating. */
@@ -132,7 +132,7 @@ export const RepoConfigSchema = z
         onDisagreement: z.enum(["fix", "escalate"]).default("fix"),
       })
       .strict()
-      .default({ reviewers: ["anthropic/claude-sonnet-4-5", "openai/gpt-5"], blockingSeverity: "high", fixRounds: 1, onDisagreement: "fix" }),
+      .default({ reviewers: ["anthropic/claude-sonnet-5-5", "openai/gpt-5.4"], blockingSeverity: "high", fixRounds: 1, onDisagreement: "fix" }),
     /** The repo's own CI (other apps' checks on the head commit). */
     ci: z
       .object({

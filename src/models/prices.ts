@@ -13,6 +13,10 @@ import type { Usage } from "../domain/index.js";
  *   token budget, but not its USD budget. Local endpoints (vLLM, Ollama, llama.cpp) are never
  *   in the table.
  *
+ * - Every default route (role cards, `review.reviewers`) and every replacement that
+ *   src/models/deprecated.ts recommends has a row, so a default run counts against its USD
+ *   budget; rows of deprecated models stay, so past runs still show their spend.
+ *
  * Prices change: when a vendor changes one, update the row and the table date.
  */
 export interface ModelPrice {

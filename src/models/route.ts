@@ -20,13 +20,13 @@ export interface ParsedRoute {
   model: string;
 }
 
-/** "anthropic/claude-sonnet-4-5" → { provider: "anthropic", model: "claude-sonnet-4-5" }. */
+/** "anthropic/claude-sonnet-5-5" → { provider: "anthropic", model: "claude-sonnet-5-5" }. */
 export function parseRoute(route: string): ParsedRoute {
   const slash = route.indexOf("/");
   const provider = slash > 0 ? route.slice(0, slash).trim() : "";
   const model = slash > 0 ? route.slice(slash + 1).trim() : "";
   if (!provider || !model) {
-    throw new Error(`model route "${route}" is not "<provider>/<model>" (e.g. "anthropic/claude-sonnet-4-5", "openai/gpt-5")`);
+    throw new Error(`model route "${route}" is not "<provider>/<model>" (e.g. "anthropic/claude-sonnet-5-5", "openai/gpt-5.4")`);
   }
   return { provider, model };
 }

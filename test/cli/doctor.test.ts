@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -95,6 +95,7 @@ describe("doctor", () => {
       ["openai key", true],
       ["state dir", true],
       ["work dir", true],
+      ["model routes", true],
     ]);
     expect(report.ok).toBe(true);
     expect(detailOf(report, "git").detail).toMatch(/^\d+\.\d+/);
@@ -175,6 +176,35 @@ describe("doctor", () => {
     await new Promise((done) => servers.pop()!.close(done));
     const report = await doctor({ env: { ...secrets, REDIS_URL: `redis://127.0.0.1:${port}` }, stateDir, workDir, log: (line) => lines.push(line) });
     expect(detailOf(report, "redis")).toEqual({ name: "redis", ok: false, detail: `127.0.0.1:${port}: cannot connect (ECONNREFUSED)` });
+  });
+
+  it("passes the shipped role cards and default reviewers as current", async () => {
+    const report = await doctor({ env: secrets, stateDir, workDir, log: (line) => lines.push(line) });
+    expect(detailOf(report, "model routes")).toEqual({ name: "model routes", ok: true, detail: "6 default routes, none deprecated" });
+    expect(lines).toContain("✓ model routes: 6 default routes, none deprecated");
+  });
+
+  it("warns about a role card whose model the SDK deprecates, naming the route, its end of life and the replacement", async () => {
+    const agentsDir = join(root, "agents");
+    await cp(new URL("../../agents", import.meta.url), agentsDir, { recursive: true });
+    const planner = join(agentsDir, "planner.md");
+    await writeFile(planner, (await readFile(planner, "utf8")).replace(/^model: .*$/m, "model: anthropic/claude-sonnet-4-5"));
+
+    const report = await doctor({ env: secrets, stateDir, workDir, agentsDir, log: (line) => lines.push(line) });
+
+    const check = detailOf(report, "model routes");
+    expect(check).toMatchObject({ ok: true, warning: true, detail: "1 of 6 default routes use a deprecated model" });
+    const warning = "planner.md: anthropic/claude-sonnet-4-5 is deprecated (end of life 2026-11-30); use anthropic/claude-sonnet-5-5";
+    expect(check.lines).toEqual([warning]);
+    expect(lines).toContain("! model routes: 1 of 6 default routes use a deprecated model");
+    expect(lines).toContain(`    ${warning}`);
+    expect(report.checks.filter((c) => !c.ok).map((c) => c.name)).not.toContain("model routes");
+  });
+
+  it("fails the model routes check on a role card it cannot read", async () => {
+    const report = await doctor({ env: secrets, stateDir, workDir, agentsDir: join(root, "no-agents"), log: (line) => lines.push(line) });
+    expect(detailOf(report, "model routes")).toMatchObject({ ok: false, detail: expect.stringContaining("no-agents") });
+    expect(report.ok).toBe(false);
   });
 
   it("has no Redis check without REDIS_URL", async () => {

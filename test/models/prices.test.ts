@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { findDeprecation } from "../../src/models/deprecated.js";
 import { priceUsage } from "../../src/models/index.js";
 
 const t = { inputTokens: 1_000_000, outputTokens: 100_000, cachedTokens: 0 };
@@ -33,5 +34,14 @@ describe("priceUsage", () => {
 
   it("prices the openai-responses provider like openai", () => {
     expect(priceUsage("openai-responses", "o4-mini", t)).toBeCloseTo(1.1 + 0.44, 10);
+  });
+
+  it("prices the default routes, and still prices the deprecated models past runs used", () => {
+    // claude-sonnet-5-5: $2 in, $10 out; gpt-5.4: $2.50 in, $15 out (× 0.1 million output tokens).
+    expect(priceUsage("anthropic", "claude-sonnet-5-5", t)).toBeCloseTo(3, 10);
+    expect(priceUsage("openai", "gpt-5.4", t)).toBeCloseTo(4, 10);
+    // The old default reaches end of life, but runs made with it must still show their spend.
+    expect(findDeprecation("anthropic/claude-sonnet-4-5-20250929")).toBeDefined();
+    expect(priceUsage("anthropic", "claude-sonnet-4-5-20250929", t)).toBeCloseTo(4.5, 10);
   });
 });

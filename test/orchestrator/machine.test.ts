@@ -247,7 +247,7 @@ describe("decide", () => {
     expect(effects[0]).toMatchObject({ kind: "publishGate", headSha: "sha2" });
     expect(effects[0]!.kind === "publishGate" && effects[0]!.conclusion).toBeUndefined();
     const routes = effects.filter((e) => e.kind === "dispatchJob").map((e) => e.kind === "dispatchJob" && e.job.kind === "review" && e.job.route);
-    expect(routes).toEqual(["anthropic/claude-sonnet-4-5", "openai/gpt-5"]);
+    expect(routes).toEqual(["anthropic/claude-sonnet-5-5", "openai/gpt-5.4"]);
   });
 
   for (const [exitCode, conclusion] of [[0, "success"], [1, "failure"]] as const) {
@@ -325,7 +325,7 @@ describe("decide", () => {
     expect(gate).toMatchObject({ conclusion: "action_required", headSha: "sha3" });
     expect(gate?.kind === "publishGate" && gate.summary).toContain("### Reviewers disagree");
     expect(gate?.kind === "publishGate" && gate.annotations).toEqual([
-      { path: "src/farewell.js", line: 1, level: "failure", title: "critical (anthropic/claude-sonnet-4-5)", message: "deletes user data" },
+      { path: "src/farewell.js", line: 1, level: "failure", title: "critical (anthropic/claude-sonnet-5-5)", message: "deletes user data" },
     ]);
   });
 
