@@ -100,6 +100,8 @@ export const RunSchema = z.object({
   /** Fix rounds used after blocking reviews, and fix attempts used after a red CI. */
   fixRounds: z.number().int().nonnegative().default(0),
   ciFixes: z.number().int().nonnegative().default(0),
+  /** Fix attempts used after lint, test or a contract command failed on the result. */
+  scrutinyFixes: z.number().int().nonnegative().default(0),
   ci: z.array(CiCheckSchema).optional(),
   /** Bumped by every `/retry`: job ids of a new generation start their attempts afresh. */
   generation: z.number().int().nonnegative().default(0),

@@ -11,6 +11,8 @@ import {
   type Run,
   type Subtask,
   type Usage,
+  type CommandOutcome,
+  quoteUntrusted,
 } from "../domain/index.js";
 import { checkPlan, topologicalOrder } from "./plan-check.js";
 import { evaluateGate } from "./gate.js";
@@ -93,6 +95,7 @@ export function jobSucceeded(step: Step, jobId: string, output: JobOutput): void
   if (step.run.headSha === run.baseSha) {
     return step.escalate({ class: "permanent", reason: "no_change", detail: "the workers finished without changing any file" }, "The workers changed nothing. Is the issue already resolved, or does it need a clearer brief?");
   }
+  if (fixFailingCommands(step, output.commands)) return;
   if (run.pr) {
     // A fix round pushed to the same branch: the PR follows; review the new head.
     startReviewRound(step);
@@ -100,6 +103,24 @@ export function jobSucceeded(step: Step, jobId: string, output: JobOutput): void
   }
   step.update({ phase: "publishing" });
   step.emit({ kind: "openPullRequest", head: run.branch, base: step.run.defaultBranch!, title: run.issue.title, body: renderPullRequestBody(step.run) });
+}
+
+/**
+ * The repository's own commands failed on the result although the workers reported `ok`: a
+ * generator gets the failing output in its brief, up to `commands.fixAttempts` times, before
+ * the change goes on to review and the gate. Returns true when a fix was dispatched.
+ */
+function fixFailingCommands(step: Step, commands: readonly CommandOutcome[]): boolean {
+  const failing = commands.filter((c) => c.exitCode !== 0 && c.skipped === undefined);
+  if (failing.length === 0 || step.run.scrutinyFixes >= step.run.config!.commands.fixAttempts) return false;
+  step.update({ scrutinyFixes: step.run.scrutinyFixes + 1 });
+  const brief = [
+    "The repository's own commands fail on this change. Make them pass without weakening, skipping or deleting any test.",
+    "",
+    ...failing.flatMap((c) => [`- \`${c.cmd}\` (${c.name}): ${c.timedOut ? "timed out" : `exit ${c.exitCode}`}`, quoteUntrusted(`the output of ${c.cmd}`, c.outputTail.slice(-3000)), ""]),
+  ].join("\n");
+  addFixSubtask(step, `scrutiny-fix-${step.run.scrutinyFixes}`, `Make ${failing.map((c) => c.name).join(", ")} pass`, brief, []);
+  return true;
 }
 
 export function jobFailed(step: Step, jobId: string, failure: Failure, usage: readonly Usage[], jitter: number): void {

@@ -139,6 +139,7 @@ function requested(run: Run | undefined, event: Extract<Event, { type: "run.requ
     reviews: [],
     fixRounds: 0,
     ciFixes: 0,
+    scrutinyFixes: 0,
     generation: 0,
     refused: [],
     fixups: [],

@@ -1,7 +1,7 @@
 import { helpText, resumablePhases, terminalPhases, type Event, type Run } from "../domain/index.js";
 import { renderStatus } from "./render.js";
 import { dispatchNext } from "./flow.js";
-import { startReviewRound } from "./review-flow.js";
+import { addFixSubtask, startReviewRound } from "./review-flow.js";
 import { Step, planJob, scrutinyJob, type Decision, type MachineSettings } from "./step.js";
 
 type CommandEvent = Extract<Event, { type: "command.received" }>;
@@ -141,8 +141,21 @@ function resume(step: Step): void {
     step.dispatch(scrutinyJob(step.run, 1));
     return;
   }
-  // Reviews or CI stopped it: a fresh review round on the head decides again, with the note in the briefs.
-  step.update({ fixRounds: 0, ciFixes: 0 });
+  step.update({ fixRounds: 0, ciFixes: 0, scrutinyFixes: 0 });
+  const failedGate = run.gate?.conclusion === "failure" || run.failure?.reason === "failed_review";
+  if (failedGate) {
+    // The same code would fail the same way: a new build generation works on what failed.
+    const failing = (run.gate?.items ?? []).filter((i) => i.state === "fail");
+    const brief = [
+      "A person asked for another attempt at this change after the gate failed. Fix what failed, without weakening any test.",
+      "",
+      ...failing.map((i) => `- ${i.item}: ${i.evidence.slice(0, 1500)}`),
+      ...(run.failure ? [`- ${run.failure.reason}: ${run.failure.detail.slice(0, 1500)}`] : []),
+    ].join("\n");
+    addFixSubtask(step, `retry-g${run.generation}`, "Fix what failed the gate", brief, []);
+    return;
+  }
+  // Something outside the code stopped it (a review job, CI never reporting): review the head again.
   startReviewRound(step);
 }
 

@@ -88,7 +88,7 @@ export function scrutinyJob(run: Run, attempt: number): Job {
   }
   return {
     kind: "scrutiny",
-    jobId: `${run.id}:scrutiny:r${run.reviewRound}f${run.fixRounds + run.ciFixes}:${gen(run)}a${attempt}`,
+    jobId: `${run.id}:scrutiny:r${run.reviewRound}f${run.fixRounds + run.ciFixes + run.scrutinyFixes}:${gen(run)}a${attempt}`,
     runId: run.id,
     repo: run.repo,
     attempt,

@@ -137,8 +137,8 @@ describe("a labelled issue becomes a gated pull request", () => {
     expect(left).toEqual([]);
   });
 
-  it("concludes the gate failure, naming the command, when the generated code fails the tests", async () => {
-    app = await startApp({ script: script(badFarewell), files: projectFiles, configYaml });
+  it("concludes the gate failure, naming the command, when the generated code fails the tests and no fix attempt is allowed", async () => {
+    app = await startApp({ script: script(badFarewell), files: projectFiles, configYaml: configYaml.replace("  test: npm test\n", "  test: npm test\n  fixAttempts: 0\n") });
     app.github.permissions = { Codertocat: "admin" };
     expect(await app.deliver("issues", labeledPayload(), "delivery-2")).toBe(200);
     const run = await app.waitForRun(runId);

@@ -1,4 +1,4 @@
-import type { Effect, Event, Finding, JobOutput, Plan, Result, Review, Run } from "../../src/domain/index.js";
+import type { Effect, Event, Finding, JobOutput, Plan, RepoConfig, Result, Review, Run } from "../../src/domain/index.js";
 import { defaultRepoConfig } from "../../src/domain/index.js";
 import { decide } from "../../src/orchestrator/machine.js";
 
@@ -76,13 +76,12 @@ export class Driver {
   }
 
   /** From nothing to a run whose both subtasks are built and scrutiny is dispatched. */
-  toScrutiny(exitCode = 0): void {
+  toScrutiny(config: RepoConfig = defaultRepoConfig): void {
     this.step(requested);
-    this.step({ type: "config.loaded", runId, at, key: this.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
+    this.step({ type: "config.loaded", runId, at, key: this.pending("loadConfig").key, config, defaultBranch: "main" });
     this.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
     this.answerJob("build", { kind: "build", result: result("sha1") });
     this.answerJob("build", { kind: "build", result: result("sha2") });
-    void exitCode;
   }
 
   /** Answer reviewer `rN` of the current round. */
@@ -110,8 +109,8 @@ export class Driver {
   }
 
   /** From scrutiny to an open PR under review. */
-  toReview(exitCode = 0): void {
-    this.toScrutiny();
+  toReview(exitCode = 0, config: RepoConfig = defaultRepoConfig): void {
+    this.toScrutiny(config);
     this.scrutiny(exitCode);
     this.step({ type: "pr.opened", runId, at, key: this.pending("openPullRequest").key, number: 12, url: "https://x/pull/12" });
   }

@@ -253,7 +253,8 @@ describe("decide", () => {
   for (const [exitCode, conclusion] of [[0, "success"], [1, "failure"]] as const) {
     it(`concludes the gate ${conclusion} when reviewers approve, CI is green and the test command exits ${exitCode}`, () => {
       const d = new Driver();
-      d.toReview(exitCode);
+      // No fix attempt: the failing test goes on to the gate as it is.
+      d.toReview(exitCode, RepoConfigSchema.parse({ commands: { fixAttempts: 0 } }));
       expect(d.review("r1", "approve").map((e) => e.kind)).toEqual(["postReview"]);
       expect(d.review("r2", "approve").map((e) => e.kind)).toEqual(["postReview", "readCi"]);
       expect(d.run?.phase).toBe("awaiting_ci");
