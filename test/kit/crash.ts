@@ -17,7 +17,7 @@ import { RunSchema, terminalPhases, type Run } from "../../src/domain/index.js";
 import { runGit } from "../../src/workspace/git.js";
 import { configYaml, goodFarewell, labeledPayload, plan, projectFiles } from "../e2e/scenario.js";
 import type { CrashChildSetup } from "./crash-child.js";
-import { makeOriginRepo, startGitServer } from "./git-server.js";
+import { makeOriginRepo, startGitServer, type GitServer } from "./git-server.js";
 import { readFakeGitHubState } from "./github.js";
 import { startModelServer, type ModelScript, type ModelServer, type RecordedRequest, type Turn } from "./model-server.js";
 import { freePort } from "./port.js";
@@ -107,7 +107,7 @@ export function summarize(outcomes: TrialOutcome[]): string {
   return `crash trials: ${outcomes.length}, ok: ${ok}, problems: ${outcomes.length - ok}`;
 }
 
-interface Kit {
+export interface Kit {
   models: ModelServer;
   privateKey: string;
   token: string;
@@ -118,7 +118,7 @@ interface Kit {
   close(): Promise<void>;
 }
 
-async function startKit(): Promise<Kit> {
+export async function startKit(): Promise<Kit> {
   // A killed run repeats model calls, so every turn is a function of the request, never of a count.
   const models = await startModelServer(statelessScript(await scenarioModels(), 100_000));
   const { privateKey } = generateKeyPairSync("rsa", {
@@ -146,13 +146,15 @@ async function startKit(): Promise<Kit> {
   };
 }
 
-/** One trial: start, deliver, kill at `killAtMs` (never, for the calibration), restart, wait, check. */
-async function runTrial(kit: Kit, t: { trial: number; killAtMs: number }, opts: CrashOptions): Promise<TrialOutcome> {
+/**
+ * A trial's world on disk: an origin repo served over git HTTP, empty state and work dirs, and
+ * the setup file a crash child (or any start of the app) reads. The caller closes `git`.
+ */
+export async function prepareTrial(kit: Kit): Promise<{ dir: string; originRoot: string; stateDir: string; setupPath: string; setup: CrashChildSetup; git: GitServer }> {
   const dir = await mkdtemp(join(tmpdir(), "shopfloor-crash-"));
   const originRoot = join(dir, "origin");
   const stateDir = join(dir, "state");
   const setupPath = join(dir, "setup.json");
-  const childLog = createWriteStream(join(dir, "child.log"));
   await makeOriginRepo(originRoot, owner, repoName, projectFiles, { branch: defaultBranch });
   const git = await startGitServer({ root: originRoot, token: kit.token });
   const appPort = await freePort();
@@ -186,6 +188,14 @@ async function runTrial(kit: Kit, t: { trial: number; killAtMs: number }, opts: 
     },
   };
   await writeFile(setupPath, JSON.stringify(setup));
+  return { dir, originRoot, stateDir, setupPath, setup, git };
+}
+
+/** One trial: start, deliver, kill at `killAtMs` (never, for the calibration), restart, wait, check. */
+async function runTrial(kit: Kit, t: { trial: number; killAtMs: number }, opts: CrashOptions): Promise<TrialOutcome> {
+  const { dir, originRoot, stateDir, setupPath, setup, git } = await prepareTrial(kit);
+  const appPort = setup.appPort;
+  const childLog = createWriteStream(join(dir, "child.log"));
   const deliveryId = `crash-${t.trial}-${randomBytes(4).toString("hex")}`;
   const deliver = () => deliverWebhook(appPort, deliveryId, labeledPayload());
   const finishTimeoutMs = opts.finishTimeoutMs ?? 30_000;
@@ -348,7 +358,7 @@ async function readyWithin(child: Child, timeoutMs: number, stateDir: string): P
   }
 }
 
-async function deliverWebhook(port: number, deliveryId: string, payload: unknown): Promise<number> {
+export async function deliverWebhook(port: number, deliveryId: string, payload: unknown): Promise<number> {
   const body = JSON.stringify(payload);
   const signature = `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}`;
   try {
