@@ -92,11 +92,27 @@ export const EventSchema = z.discriminatedUnion("type", [
   /** The monitor saw a run wait on CI or on a person past its limit. */
   z.object({ ...base, type: z.literal("wait.expired"), waitingFor: z.enum(["ci", "approval"]), waitedMs: z.number().nonnegative() }),
   /** The run's PR was closed: merged by a person, or closed without merging. */
-  z.object({ ...base, type: z.literal("pr.closed"), merged: z.boolean(), by: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal("pr.closed"),
+    merged: z.boolean(),
+    by: z.string(),
+    /** Which PR and head branch: a run acts only on its own (an earlier run of the issue had another). */
+    number: z.number().int().optional(),
+    branch: z.string().optional(),
+  }),
   /** Someone removed the trigger label from the issue. */
   z.object({ ...base, type: z.literal("trigger.removed"), by: z.string() }),
-  /** Commits arrived on the run branch from someone other than Shopfloor. */
-  z.object({ ...base, type: z.literal("branch.pushed"), headSha: z.string(), by: z.string() }),
+  /** Commits arrived on a run branch; the machine tells Shopfloor's own pushes from a person's by commit. */
+  z.object({
+    ...base,
+    type: z.literal("branch.pushed"),
+    headSha: z.string(),
+    by: z.string(),
+    branch: z.string().optional(),
+    /** History was rewritten: Shopfloor never does that, so it is always a person. */
+    forced: z.boolean().optional(),
+  }),
   /** A person with write access approved the plan that waits (`/approve`). */
   z.object({ ...base, type: z.literal("plan.approved"), by: z.string() }),
 ]);

@@ -67,6 +67,8 @@ export const RunSchema = z.object({
   config: RepoConfigSchema.optional(),
   defaultBranch: z.string().optional(),
   branch: z.string(),
+  /** Which run of this issue this is (1 for the first): each run has its own branch and PR. */
+  series: z.number().int().positive().default(1),
   baseSha: z.string().optional(),
   headSha: z.string().optional(),
   plan: PlanSchema.optional(),
@@ -118,6 +120,10 @@ export const RunSchema = z.object({
   fixups: z.array(z.string()).default([]),
   /** People already told they may not steer this run (one polite refusal each). */
   refused: z.array(z.string()).default([]),
+  /** Commits Shopfloor pushed to the run branch (latest last): a push webhook for one of them is its own. */
+  pushedShas: z.array(z.string()).default([]),
+  /** A push seen while builds were in flight (`builds`: their keys): decided when they have answered. */
+  unexplainedPush: z.object({ headSha: z.string(), by: z.string(), builds: z.array(z.string()).default([]) }).optional(),
   /** Keys of jobs stopped before they answered (a stop, an escalation): their late answers only count their spend. */
   stoppedJobs: z.array(z.string()).default([]),
   /** Effects decided but not yet answered; the shell re-runs them after a crash. */

@@ -5,8 +5,6 @@ export interface LifecycleIntakeDeps {
   persist(deliveryId: string, event: Event): Promise<boolean>;
   wake(): void;
   triggerLabel(owner: string, repo: string): string;
-  /** The git identity Shopfloor commits as, to tell its own pushes from a person's. */
-  botEmail: string;
 }
 
 /** The run's issue number from a Shopfloor branch name, `shopfloor/<issue>-<slug>`. */
@@ -32,6 +30,8 @@ export async function intakePullRequestClosed(context: Context<"pull_request.clo
     at: new Date().toISOString(),
     merged: pr.merged === true,
     by: context.payload.sender.login,
+    number: pr.number,
+    branch: pr.head.ref,
   });
 }
 
@@ -48,13 +48,15 @@ export async function intakeUnlabeled(context: Context<"issues.unlabeled">, deps
   });
 }
 
-/** Commits on a run branch that Shopfloor did not make: the run pauses and never overwrites them. */
+/**
+ * Every push to a run branch goes to the engine, which knows which commits Shopfloor pushed: a
+ * committer email can be forged, and a force-push to an older commit carries no commits at all.
+ */
 export async function intakeBranchPush(context: Context<"push">, deps: LifecycleIntakeDeps): Promise<void> {
   const { payload } = context;
-  const issue = runIssueOfBranch(payload.ref.replace(/^refs\/heads\//, ""));
+  const branch = payload.ref.replace(/^refs\/heads\//, "");
+  const issue = runIssueOfBranch(branch);
   if (issue === undefined || payload.deleted || !payload.after || /^0+$/.test(payload.after)) return;
-  const foreign = payload.commits.some((c) => c.committer?.email !== deps.botEmail);
-  if (!foreign) return;
   const { owner, repo } = context.repo();
   await persist(context, deps, {
     type: "branch.pushed",
@@ -62,5 +64,7 @@ export async function intakeBranchPush(context: Context<"push">, deps: Lifecycle
     at: new Date().toISOString(),
     headSha: payload.after,
     by: payload.pusher?.name ?? payload.sender?.login ?? "someone",
+    branch,
+    forced: payload.forced === true,
   });
 }

@@ -14,7 +14,7 @@ import {
 import { Step, defaultMachineSettings, planJob, runBranch, type Decision, type MachineSettings } from "./step.js";
 import { dispatchNext, effectFailed, jobFailed, jobStalled, jobSucceeded, waitExpired } from "./flow.js";
 import { ciCompleted, ciRead, startReviewRound } from "./review-flow.js";
-import { commandReceived, commandRefused, prClosed, triggerRemoved, branchPushed } from "./steer.js";
+import { commandReceived, commandRefused, prClosed, triggerRemoved, branchPushed, settlePush } from "./steer.js";
 import { renderConfigError } from "./render.js";
 
 export { defaultMachineSettings, runBranch, type Decision, type MachineSettings };
@@ -79,9 +79,12 @@ function decideOnce(run: Run | undefined, event: Event, settings: MachineSetting
       break;
     case "effect.done":
       break;
-    case "job.succeeded":
+    case "job.succeeded": {
+      const pushed = event.output.kind === "build" ? event.output.result.artifact.headSha : event.output.kind === "scrutiny" ? event.output.headSha : undefined;
+      if (pushed !== undefined && !step.run.pushedShas.includes(pushed)) step.update({ pushedShas: [...step.run.pushedShas, pushed].slice(-100) });
       jobSucceeded(step, event.jobId, event.output);
       break;
+    }
     case "job.stalled":
       jobStalled(step, event.jobId, event.idleMs);
       break;
@@ -114,13 +117,17 @@ function decideOnce(run: Run | undefined, event: Event, settings: MachineSetting
       effectFailed(step, answeredEffect, event.failure, event.jitter ?? 0.5);
       break;
   }
+  if (event.type === "job.succeeded" || event.type === "job.failed") settlePush(step);
   return { run: step.run, effects: step.effects };
 }
+
+const seriesBranch = (branch: string, series: number): string => (series > 1 ? `${branch}-${series}` : branch);
 
 function requested(run: Run | undefined, event: Extract<Event, { type: "run.requested" }>): Decision {
   if (run && !terminalPhases.includes(run.phase)) {
     return { run, effects: [], note: `run already ${run.phase}; label applied again` };
   }
+  const series = run ? run.series + 1 : 1;
   const fresh: Run = {
     id: event.runId,
     repo: event.repo,
@@ -130,7 +137,9 @@ function requested(run: Run | undefined, event: Extract<Event, { type: "run.requ
     createdAt: event.at,
     updatedAt: event.at,
     phase: "configuring",
-    branch: runBranch(event.issue.number, event.issue.title),
+    // A new run of the issue gets its own branch, so an earlier run's PR is never adopted.
+    branch: seriesBranch(runBranch(event.issue.number, event.issue.title), series),
+    series,
     subtasks: {},
     usage: [],
     attempts: [],
@@ -144,6 +153,7 @@ function requested(run: Run | undefined, event: Extract<Event, { type: "run.requ
     refused: [],
     fixups: [],
     stoppedJobs: [],
+    pushedShas: [],
     deliveries: run?.deliveries ?? [],
     pending: [],
     // Keys keep counting across runs of the same issue so that no key is ever reused.

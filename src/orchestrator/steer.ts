@@ -172,6 +172,10 @@ function cancel(step: Step, why: string): void {
 
 export function prClosed(run: Run, event: Extract<Event, { type: "pr.closed" }>, settings: MachineSettings): Decision {
   if (terminalPhases.includes(run.phase) && run.phase !== "gated" && run.phase !== "escalated") return { run, effects: [], note: `already ${run.phase}` };
+  // Runs own their PRs by number: a PR of an earlier run of this issue closing changes nothing here.
+  if ((event.number !== undefined && event.number !== run.pr?.number) || (event.branch !== undefined && event.branch !== run.branch)) {
+    return { run, effects: [], note: `PR #${event.number ?? "?"} (${event.branch ?? "?"}) is not this run's` };
+  }
   const step = new Step({ ...run, updatedAt: event.at }, settings, event.at);
   if (event.merged) {
     step.stopWork("the pull request was merged");
@@ -192,11 +196,46 @@ export function triggerRemoved(run: Run, event: Extract<Event, { type: "trigger.
   return { run: step.run, effects: step.effects };
 }
 
-/** Someone else's commits on the run branch: stop touching it; `/retry` resumes on top of them. */
+/**
+ * Commits on the run branch. Shopfloor's own are known by commit (what it pushed), never by the
+ * committer email a push carries, which anyone can forge; a rewrite of history is always a person.
+ * A push seen while a build is still answering is decided once the builds have answered.
+ */
 export function branchPushed(run: Run, event: Extract<Event, { type: "branch.pushed" }>, settings: MachineSettings): Decision {
-  if (event.headSha === run.headSha || terminalPhases.includes(run.phase)) return { run, effects: [], note: "not a foreign push, or the run is over" };
-  const step = new Step({ ...run, phase: "paused", headSha: event.headSha, updatedAt: event.at }, settings, event.at);
-  step.stopWork(`@${event.by} pushed to the run branch`);
-  step.progress();
+  if (terminalPhases.includes(run.phase)) return { run, effects: [], note: "the run is over" };
+  if (event.branch !== undefined && event.branch !== run.branch) return { run, effects: [], note: `${event.branch} is not this run's branch` };
+  if (!event.forced && (event.headSha === run.headSha || run.pushedShas.includes(event.headSha))) {
+    return { run, effects: [], note: `${event.headSha.slice(0, 12)} is Shopfloor's own push` };
+  }
+  const builds = run.pending.filter((e) => e.kind === "dispatchJob" && e.job.kind === "build").map((e) => e.key);
+  if (builds.length > 0 && !event.forced) {
+    return { run: { ...run, unexplainedPush: { headSha: event.headSha, by: event.by, builds }, updatedAt: event.at }, effects: [], note: "a push while builds answer: decided when they have" };
+  }
+  const step = new Step({ ...run, updatedAt: event.at }, settings, event.at);
+  pause(step, event.headSha, event.by);
   return { run: step.run, effects: step.effects };
+}
+
+/** After a job answers: a push seen meanwhile is Shopfloor's if a build pushed that commit, else a person's. */
+export function settlePush(step: Step): void {
+  const push = step.run.unexplainedPush;
+  if (!push) return;
+  const waiting = push.builds.filter((key) => step.run.pending.some((e) => e.key === key));
+  if (step.run.pushedShas.includes(push.headSha) || terminalPhases.includes(step.run.phase)) {
+    step.update({ unexplainedPush: undefined });
+    return;
+  }
+  if (waiting.length > 0) {
+    step.update({ unexplainedPush: { ...push, builds: waiting } });
+    return;
+  }
+  step.update({ unexplainedPush: undefined });
+  pause(step, push.headSha, push.by);
+}
+
+/** Someone else's commits are on the run branch: stop touching it; `/retry` resumes on top of them. */
+function pause(step: Step, headSha: string, by: string): void {
+  step.update({ phase: "paused", headSha });
+  step.stopWork(`@${by} pushed to the run branch`);
+  step.progress();
 }

@@ -30,7 +30,7 @@ describe("a stop reaches the running job", () => {
     ["/escalate", command("escalate", "I'll take it")],
     ["closing the PR", { type: "pr.closed", runId, at, merged: false, by: "writer" } as Event],
     ["removing the label", { type: "trigger.removed", runId, at, by: "writer" } as Event],
-    ["a person's push", { type: "branch.pushed", runId, at, headSha: "theirs", by: "writer" } as Event],
+    ["a person's force-push", { type: "branch.pushed", runId, at, headSha: "theirs", by: "writer", forced: true } as Event],
   ] as const) {
     it(`${what} stops the build job in flight, and its late answer changes nothing but the spend`, () => {
       const { d, job } = building();
