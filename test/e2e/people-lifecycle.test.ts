@@ -51,6 +51,32 @@ const progress = (h: AppHarness) => h.github.comments.get(1)![0]!.body;
 const receivePacks = (h: AppHarness) => h.git.requests.filter((r) => r.path.endsWith("/git-receive-pack")).length;
 
 describe("the pull request's lifecycle", () => {
+  it("relabelled after its PR was closed: a fresh run on a new branch opens its own PR and never adopts the old one", async () => {
+    const twice: ModelScript = { ...reviewerScript(2), "claude-haiku-4-5": [planTurn, planTurn], "gpt-5-mini": [...buildTurns(goodFarewell), ...buildTurns(goodFarewell)] };
+    app = await startApp({ script: twice, files: projectFiles, configYaml });
+    const h = app;
+    h.github.permissions = { Codertocat: "write" };
+    expect(await h.deliver("issues", labeledPayload())).toBe(200);
+    const first = await h.waitForRun(runId);
+    expect(await h.deliver("pull_request", prClosedPayload(first.pr!.number, false))).toBe(200);
+    await waitForPhase(h, (r) => r.phase === "cancelled", "the first run to be cancelled");
+
+    expect(await h.deliver("issues", labeledPayload())).toBe(200);
+    const second = await waitForPhase(h, (r) => r.series === 2 && r.phase === "gated", "the second run to be gated", 60_000);
+    expect(h.github.unexpected).toEqual([]);
+    expect(second.branch).toBe(`${branch}-2`);
+    expect(second.pr!.number).not.toBe(first.pr!.number);
+    expect(second.gate?.conclusion).toBe("success");
+    expect(h.github.count("POST", `${full}/pulls`)).toBe(2);
+    // The old branch keeps the first run's work; the new one carries the second.
+    expect(originTip(h)).toBe(first.headSha);
+    expect(originTip(h, second.branch)).toBe(second.headSha);
+    // A late close of the first PR does not touch the second run.
+    expect(await h.deliver("pull_request", prClosedPayload(first.pr!.number, false))).toBe(200);
+    await settle(300);
+    expect((await h.readRun(runId))!.phase).toBe("gated");
+  });
+
   it("merged: the run is done and its branch deleted, because its tip is the merged head", async () => {
     const { app: h, run: gated } = await gatedRun();
     const gh = h.github;
