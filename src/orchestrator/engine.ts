@@ -222,8 +222,9 @@ export class Engine {
       await this.submitWithRetry({ ...answer, runId, at: this.now(), key: effect.key } as Event);
     };
     let task: Promise<void>;
-    if (effect.kind === "dispatchJob" || effect.kind === "stopJobs") {
-      // Jobs run side by side, and a stop must not wait behind the run's GitHub writes.
+    if (effect.kind === "dispatchJob" || effect.kind === "stopJobs" || effect.kind === "readCi") {
+      // Jobs run side by side, a stop must not wait behind the run's GitHub writes, and a CI read
+      // (which only reads) waits out its grace without holding up the writes decided after it.
       task = perform();
     } else {
       task = (this.githubChains.get(runId) ?? Promise.resolve()).then(perform);

@@ -119,12 +119,30 @@ function reviewQuorum(run: Run): GateItem {
 function repoCi(run: Run): GateItem {
   const item = "Repository CI green on the head commit";
   if (run.ci === undefined) return pending(item, "not read yet");
-  if (run.ci.length === 0) return pass(item, "no CI from other apps on this commit");
+  if (run.ci.length === 0) {
+    const minutes = run.config?.ci.graceMinutes ?? 0;
+    const grace = ciGraceRead(run);
+    if (grace) return pending(item, `no check or commit status on this commit yet: waiting ${minutes} min (ci.graceMinutes) for CI to appear, until ${grace.notBefore}`);
+    return pass(
+      item,
+      minutes > 0
+        ? `no CI: waited ${minutes} min (ci.graceMinutes) for other apps' checks or commit statuses on this commit and saw none`
+        : "no CI: no other app's check or commit status on this commit (ci.graceMinutes is 0: not waited for)",
+    );
+  }
   const running = run.ci.filter((c) => c.status !== "completed");
   const red = run.ci.filter((c) => c.status === "completed" && !ciPassing.has(c.conclusion ?? ""));
   if (red.length > 0) return fail(item, red.map((c) => `${c.name}: ${c.conclusion}`).join(", "));
   if (running.length > 0) return pending(item, running.map((c) => `${c.name}: ${c.status}`).join(", "));
   return pass(item, run.ci.map((c) => `${c.name}: ${c.conclusion}`).join(", "));
+}
+
+/**
+ * The read due when the grace for CI to appear on the head commit ends, while it is pending: the
+ * first read found nothing, and until this one answers "no CI" is not concluded.
+ */
+export function ciGraceRead(run: Run): Extract<Run["pending"][number], { kind: "readCi" }> | undefined {
+  return run.pending.find((e): e is Extract<Run["pending"][number], { kind: "readCi" }> => e.kind === "readCi" && e.graceSince !== undefined && e.headSha === run.headSha);
 }
 
 function confidence(run: Run): GateItem {

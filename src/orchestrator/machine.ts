@@ -111,7 +111,7 @@ function decideOnce(run: Run | undefined, event: Event, settings: MachineSetting
       break;
     }
     case "ci.read":
-      ciRead(step, event.checks);
+      ciRead(step, event.checks, answeredEffect);
       break;
     case "effect.failed":
       effectFailed(step, answeredEffect, event.failure, event.jitter ?? 0.5);

@@ -1,12 +1,14 @@
 import {
   severityRank,
+  type CiCheck,
+  type Effect,
   type Event,
   type Finding,
   type Job,
   type Review,
   type Run,
 } from "../domain/index.js";
-import { evaluateGate } from "./gate.js";
+import { ciGraceRead, evaluateGate } from "./gate.js";
 import { gateAnnotations, renderGateSummary } from "./render.js";
 import { dispatchNext } from "./flow.js";
 import { Step, reviewJob, type Decision, type MachineSettings } from "./step.js";
@@ -108,9 +110,33 @@ export function addFixSubtask(step: Step, id: string, title: string, brief: stri
   if (dispatchNext(step)) step.progress();
 }
 
-export function ciRead(step: Step, checks: Run["ci"] & object): void {
+/**
+ * Other apps' CI on the head, as read. Red: a bounded fix attempt with the failing output in its
+ * brief. Running: wait for the next arrival (`ci.completed`). All green: conclude. Nothing at all
+ * means "no CI" only once `ci.graceMinutes` have passed since the first read of this head, because
+ * other apps create their suites and statuses seconds to minutes after a push: the first empty
+ * read schedules one more read at the end of the grace, and an arrival in between reads at once.
+ * `read` is the readCi effect this answers: a read of an older head changes nothing.
+ */
+export function ciRead(step: Step, checks: CiCheck[], read?: Effect): void {
+  if (read?.kind === "readCi" && read.headSha !== step.run.headSha) return;
+  const firstRead = step.run.ci === undefined;
+  const grace = ciGraceRead(step.run);
   step.update({ ci: checks });
   if (step.run.phase !== "awaiting_ci") return;
+  if (checks.length === 0) {
+    // Within the grace its own read is still pending: that read, or an arrival, decides.
+    if (grace) return;
+    const minutes = step.run.config!.ci.graceMinutes;
+    if (firstRead && minutes > 0) {
+      const notBefore = new Date(Date.parse(step.at) + minutes * 60_000).toISOString();
+      step.emit({ kind: "readCi", headSha: step.run.headSha!, graceSince: step.at, notBefore });
+      return;
+    }
+    return concludeGate(step);
+  }
+  // CI has appeared: what is waited for now is its checks, not the end of the grace.
+  if (grace) step.update({ pending: step.run.pending.filter((e) => e.key !== grace.key) });
   const red = checks.filter((c) => c.status === "completed" && !["success", "neutral", "skipped"].includes(c.conclusion ?? ""));
   const running = checks.filter((c) => c.status !== "completed");
   if (red.length > 0) {
@@ -131,9 +157,13 @@ export function ciRead(step: Step, checks: Run["ci"] & object): void {
   concludeGate(step);
 }
 
+/**
+ * A check suite completed or a commit status arrived on a commit (webhook): read CI again at
+ * once, also while the grace read waits, unless a read that will see it is already under way.
+ */
 export function ciCompleted(run: Run, event: Extract<Event, { type: "ci.completed" }>, settings: MachineSettings): Decision {
   if (run.phase !== "awaiting_ci" || event.headSha !== run.headSha) return { run, effects: [], note: `CI on ${event.headSha.slice(0, 12)} does not concern this run now` };
-  if (run.pending.some((e) => e.kind === "readCi")) return { run, effects: [], note: "CI is already being read" };
+  if (run.pending.some((e) => e.kind === "readCi" && e.graceSince === undefined)) return { run, effects: [], note: "CI is already being read" };
   const step = new Step({ ...run, updatedAt: event.at }, settings, event.at);
   step.emit({ kind: "readCi", headSha: run.headSha! });
   return { run: step.run, effects: step.effects };

@@ -55,7 +55,7 @@ describe("a Go repository", () => {
       "calc_test.go": 'package calc\n\nimport "testing"\n\nfunc TestDouble(t *testing.T) {\n\tif Double(2) != 4 {\n\t\tt.Fatal("Double(2) != 4")\n\t}\n}\n',
       "README.md": "# calc\n",
     };
-    const configYaml = ["models:", "  planner: anthropic/claude-haiku-4-5", "  generator: openai/gpt-5-mini", "review:", "  reviewers: [anthropic/claude-opus-4-1, openai/gpt-4.1]"].join("\n");
+    const configYaml = ["models:", "  planner: anthropic/claude-haiku-4-5", "  generator: openai/gpt-5-mini", "review:", "  reviewers: [anthropic/claude-opus-4-1, openai/gpt-4.1]", "ci:", "  graceMinutes: 0"].join("\n");
     app = await startApp({ script: script(), files, configYaml, env: { SHOPFLOOR_CACHE_DIR: cacheDir } });
     app.github.permissions = { Codertocat: "write" };
     await app.deliver("issues", labeledPayload());

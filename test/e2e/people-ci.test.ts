@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startApp, type AppHarness } from "../kit/app.js";
 import type { ModelScript, RecordedRequest } from "../kit/model-server.js";
 import { configYaml, goodFarewell, projectFiles, labeledPayload, reviewerScript } from "./scenario.js";
-import { ScriptedCi, buildTurns, checkSuitePayload, full, originTip, planTurn, runId, waitForCiRunning, waitForPhase, quiesce } from "./people-kit.js";
+import type { CiRun } from "../kit/github.js";
+import { ScriptedCi, buildTurns, checkSuitePayload, ciApp, full, originTip, planTurn, runId, waitForCiRunning, waitForPhase, quiesce } from "./people-kit.js";
 
 let app: AppHarness | undefined;
 afterEach(async () => {
@@ -72,7 +73,7 @@ describe("the repository's own CI", () => {
   });
 
   it("red past the bound: escalated, and the handoff quotes the failing check's output", async () => {
-    const { app: h, ci } = await startRun(`${configYaml}ci:\n  fixAttempts: 1\n`);
+    const { app: h, ci } = await startRun(configYaml.replace("ci:\n", "ci:\n  fixAttempts: 1\n"));
     const gh = h.github;
     const first = await waitForCiRunning(h, "CI to run on the first head");
     ci.complete(first.headSha!, "failure", ciOutput);
@@ -96,4 +97,62 @@ describe("the repository's own CI", () => {
     // One fix attempt only: no third generator job.
     expect(h.models.requests.filter((r) => r.body.model === "gpt-5-mini")).toHaveLength(4);
   });
+
+  /**
+   * CI that other apps create only after Shopfloor first looks: the first read of the head finds
+   * nothing, the read at the end of the grace finds `build` running.
+   */
+  function ciAppearingLate(h: AppHarness): Map<string, CiRun> {
+    const bySha = new Map<string, CiRun>();
+    Object.defineProperty(h.github, "ci", {
+      configurable: true,
+      get: () => {
+        const tip = originTip(h);
+        const reads = h.github.requests.filter((r) => r.method === "GET" && r.path.endsWith(`/commits/${tip}/check-suites`)).length;
+        if (tip && reads >= 2 && !bySha.has(tip)) bySha.set(tip, { head_sha: tip, name: "build", app: ciApp, status: "in_progress", conclusion: null });
+        return [...bySha.values()];
+      },
+      set: () => undefined,
+    });
+    return bySha;
+  }
+
+  const gateOn = (h: AppHarness, sha: string) => h.github.checkRuns.filter((c) => c.name === "Shopfloor gate" && c.head_sha === sha);
+
+  it("an empty first read does not pass: CI that appears within the grace is waited for", async () => {
+    app = await startApp({ script: { ...reviewerScript(1), "claude-haiku-4-5": [planTurn], "gpt-5-mini": buildTurns(goodFarewell) }, files: projectFiles, configYaml: configYaml.replace("graceMinutes: 0", "graceMinutes: 0.02") });
+    const h = app;
+    h.github.permissions = { Codertocat: "write" };
+    const ci = ciAppearingLate(h);
+    expect(await h.deliver("issues", labeledPayload())).toBe(200);
+
+    const waiting = await waitForCiRunning(h, "CI that appeared within the grace to be waited for");
+    const head = waiting.headSha!;
+    // The first read saw nothing, yet the gate did not conclude on it.
+    expect(h.github.requests.filter((r) => r.path.endsWith(`/commits/${head}/check-suites`))).toHaveLength(2);
+    expect(gateOn(h, head).map((c) => c.status)).toEqual(["in_progress"]);
+
+    Object.assign(ci.get(head)!, { status: "completed", conclusion: "success" });
+    expect(await h.deliver("check_suite", checkSuitePayload(head, "success"))).toBe(200);
+    const run = await waitForPhase(h, (r) => r.phase === "gated", "the gate to conclude");
+    expect(h.github.unexpected).toEqual([]);
+    expect(run.gate?.items.find((i) => i.item === "Repository CI green on the head commit")).toEqual({ item: "Repository CI green on the head commit", state: "pass", evidence: "build: success" });
+    expect(gateOn(h, head).map((c) => [c.status, c.conclusion])).toEqual([["completed", "success"]]);
+  });
+
+  it("no CI at all: the gate passes after the grace and says it waited and saw none", async () => {
+    app = await startApp({ script: { ...reviewerScript(1), "claude-haiku-4-5": [planTurn], "gpt-5-mini": buildTurns(goodFarewell) }, files: projectFiles, configYaml: configYaml.replace("graceMinutes: 0", "graceMinutes: 0.01") });
+    const h = app;
+    h.github.permissions = { Codertocat: "write" };
+    expect(await h.deliver("issues", labeledPayload())).toBe(200);
+
+    const run = await waitForPhase(h, (r) => r.phase === "gated", "the gate to conclude");
+    expect(h.github.unexpected).toEqual([]);
+    // Read twice: once at once, once when the grace ended.
+    expect(h.github.requests.filter((r) => r.path.endsWith(`/commits/${run.headSha}/check-suites`))).toHaveLength(2);
+    const gate = gateOn(h, run.headSha!).at(-1)!;
+    expect(gate).toMatchObject({ status: "completed", conclusion: "success" });
+    expect(gate.output.summary).toContain("no CI: waited 0.01 min (ci.graceMinutes) for other apps' checks or commit statuses on this commit and saw none");
+  });
 });
+

@@ -60,7 +60,7 @@ describe("a Python repository", () => {
       "tests/test_calc.py": "import kitmath\nfrom calc import double\n\n\ndef test_double():\n    assert double(2) == kitmath.add(2, 2) == 4\n",
       "README.md": "# calc\n",
     };
-    const configYaml = ["models:", "  planner: anthropic/claude-haiku-4-5", "  generator: openai/gpt-5-mini", "review:", "  reviewers: [anthropic/claude-opus-4-1, openai/gpt-4.1]"].join("\n");
+    const configYaml = ["models:", "  planner: anthropic/claude-haiku-4-5", "  generator: openai/gpt-5-mini", "review:", "  reviewers: [anthropic/claude-opus-4-1, openai/gpt-4.1]", "ci:", "  graceMinutes: 0"].join("\n");
     app = await startApp({ script: script(), files, configYaml, env: { SHOPFLOOR_EGRESS_ALLOW: index.host, SHOPFLOOR_CACHE_DIR: cacheDir }, netConnect: [index.host] });
     app.github.permissions = { Codertocat: "write" };
     await app.deliver("issues", labeledPayload());

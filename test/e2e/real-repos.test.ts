@@ -19,7 +19,7 @@ import { goodFarewell, labeledPayload, plan, projectFiles, reviewerScript } from
 
 const runId = `${owner}/${repoName}#1`;
 const branch = "shopfloor/1-add-farewell-name";
-const models = ["models:", "  planner: anthropic/claude-haiku-4-5", "  generator: openai/gpt-5-mini", "review:", "  reviewers: [anthropic/claude-opus-4-1, openai/gpt-4.1]"];
+const models = ["models:", "  planner: anthropic/claude-haiku-4-5", "  generator: openai/gpt-5-mini", "review:", "  reviewers: [anthropic/claude-opus-4-1, openai/gpt-4.1]", "ci:", "  graceMinutes: 0"];
 
 let app: AppHarness | undefined;
 let elsewhere: Server;

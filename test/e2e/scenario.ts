@@ -27,6 +27,9 @@ export const configYaml = [
   "  test: npm test",
   "review:",
   "  reviewers: [anthropic/claude-opus-4-1, openai/gpt-4.1]",
+  // The fake GitHub has no CI unless a test scripts one: conclude "no CI" without the grace.
+  "ci:",
+  "  graceMinutes: 0",
   "",
 ].join("\n");
 

@@ -88,4 +88,66 @@ describe("readCi", () => {
     await expect(readCi(testOctokit(), at, sha, ownAppId)).resolves.toEqual([]);
     github.verify();
   });
+
+  it("reads every check run and every commit status past the first page of 100", async () => {
+    const page = (n: number, from: number) =>
+      Array.from({ length: n }, (_, i) => ({ id: 100 + from + i, name: `shard ${from + i}`, status: "completed", conclusion: "success", html_url: `${html}/runs/${from + i}`, url: "u", check_suite: { id: 12 } }));
+    const status = (n: number, from: number) => Array.from({ length: n }, (_, i) => ({ context: `legacy/${from + i}`, state: from + i === 140 ? "failure" : "success", target_url: null, description: null }));
+    // GitHub's Link header repeats the request's query with the next page.
+    const next = (path: string, query: string) => ({ link: `<${api}${path}?${query}&page=2>; rel="next", <${api}${path}?${query}&page=2>; rel="last"` });
+    nock(api)
+      .get(suitesPath)
+      .query({ per_page: "100" })
+      .reply(200, { total_count: 1, check_suites: [suites[2]] })
+      .get(runsPath)
+      .query({ filter: "latest", per_page: "100" })
+      .reply(200, { total_count: 150, check_runs: page(100, 0) }, next(runsPath, "filter=latest&per_page=100"))
+      .get(runsPath)
+      .query({ filter: "latest", per_page: "100", page: "2" })
+      .reply(200, { total_count: 150, check_runs: page(50, 100) })
+      .get(statusPath)
+      .query({ per_page: "100" })
+      .reply(200, { state: "failure", commit_url: "c", url: "s", total_count: 150, statuses: status(100, 0) }, next(statusPath, "per_page=100"))
+      .get(statusPath)
+      .query({ per_page: "100", page: "2" })
+      .reply(200, { state: "failure", commit_url: "c", url: "s", total_count: 150, statuses: status(50, 100) });
+
+    const checks = await readCi(testOctokit(), at, sha, ownAppId);
+    github.verify();
+    const runsSeen = checks.filter((c) => c.app === "github-actions");
+    const statusesSeen = checks.filter((c) => c.app === "commit-status");
+    expect(runsSeen).toHaveLength(150);
+    expect(runsSeen.at(-1)).toMatchObject({ name: "shard 149", conclusion: "success" });
+    expect(statusesSeen).toHaveLength(150);
+    // The one red status is on the second page: missing it would pass a red commit.
+    expect(statusesSeen.filter((c) => c.conclusion !== "success")).toEqual([
+      { name: "legacy/140", app: "commit-status", status: "completed", conclusion: "failure", url: "c", details: "" },
+    ]);
+  });
+
+  it("never counts our own gate check, even when it shares a suite listing with CI", async () => {
+    nock(api)
+      .get(suitesPath)
+      .query(true)
+      .reply(200, { total_count: 2, check_suites: [suites[0], suites[2]] })
+      .get(runsPath)
+      .query(true)
+      .reply(200, {
+        total_count: 2,
+        check_runs: [
+          { ...runs[0], app: { id: ownAppId } },
+          // A gate check listed under another suite id still belongs to our app.
+          { ...runs[0], id: 9, check_suite: { id: 12 }, app: { id: ownAppId } },
+          runs[1],
+        ],
+      })
+      .get(statusPath)
+      .query(true)
+      .reply(200, { state: "pending", commit_url: "c", statuses: [] });
+
+    const checks = await readCi(testOctokit(), at, sha, ownAppId);
+    github.verify();
+    expect(checks.map((c) => c.name)).toEqual(["build / lint"]);
+  });
 });
+

@@ -316,7 +316,7 @@ const alone: Case[] = [
   {
     name: "no CI from other apps",
     change: (r) => ({ ...r, ci: [] }),
-    expect: [{ item: items.ci, state: "pass", evidence: "no CI from other apps on this commit" }],
+    expect: [{ item: items.ci, state: "pass", evidence: "no CI: waited 5 min (ci.graceMinutes) for other apps' checks or commit statuses on this commit and saw none" }],
   },
   // Confidence
   {

@@ -273,7 +273,7 @@ describe("decide", () => {
   it("on success marks the PR ready and asks the owners to review", () => {
     const d = new Driver();
     d.step(requested);
-    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: RepoConfigSchema.parse({ owners: ["alice"] }), defaultBranch: "main" });
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: RepoConfigSchema.parse({ owners: ["alice"], ci: { graceMinutes: 0 } }), defaultBranch: "main" });
     d.answerJob("plan", { kind: "plan", plan, baseSha: "base0", usage: [] });
     d.answerJob("build", { kind: "build", result: result("sha1") });
     d.answerJob("build", { kind: "build", result: result("sha2") });
@@ -281,7 +281,7 @@ describe("decide", () => {
     d.step({ type: "pr.opened", runId, at, key: d.pending("openPullRequest").key, number: 12, url: "u" });
     d.review("r1", "approve");
     d.review("r2", "approve");
-    const [gate] = d.ci([]);
+    const [gate] = d.ci([{ name: "build", app: "github-actions", status: "completed", conclusion: "success", url: "", details: "" }]);
     const after = d.step({ type: "gate.published", runId, at, key: gate!.key, checkRunId: 5 });
     expect(after.slice(0, 2)).toMatchObject([{ kind: "markReady", pullNumber: 12 }, { kind: "requestReviewers", pullNumber: 12, logins: ["alice"] }]);
   });
@@ -305,7 +305,7 @@ describe("decide", () => {
     expect(d.run).toMatchObject({ phase: "reviewing", reviewRound: 2, reviews: [] });
     d.review("r1", "approve");
     d.review("r2", "approve");
-    const [gate] = d.ci([]);
+    const [gate] = d.ci([{ name: "build", app: "github-actions", status: "completed", conclusion: "success", url: "", details: "" }]);
     expect(gate).toMatchObject({ kind: "publishGate", headSha: "sha3", conclusion: "success" });
   });
 
@@ -388,7 +388,7 @@ describe("decide", () => {
     d.step({ type: "pr.opened", runId, at, key: d.pending("openPullRequest").key, number: 12, url: "u" });
     d.review("r1", "approve");
     d.review("r2", "approve");
-    const [gate] = d.ci([]);
+    const [gate] = d.ci([{ name: "build", app: "github-actions", status: "completed", conclusion: "success", url: "", details: "" }]);
     expect(gate).toMatchObject({ kind: "publishGate", conclusion: "failure" });
     const summary = gate!.kind === "publishGate" ? gate!.summary : "";
     expect(summary).toContain("| Test integrity against the base | ❌ fail | deleted test file test/a.test.js; new skip/only: test/b.test.js:3");

@@ -247,7 +247,7 @@ async function runScenario(s: Scenario) {
   const github = new MemoryGitHub();
   for (const [method, n] of Object.entries(s.flaky ?? {})) github.flaky.set(method, n);
   const queue = new ScriptedQueue(s.script ?? (() => undefined));
-  const config = s.config ?? RepoConfigSchema.parse({ owners: ["alice"] });
+  const config = s.config ?? RepoConfigSchema.parse({ owners: ["alice"], ci: { graceMinutes: 0 } });
   const effects: EffectContext = {
     octokitFor: async () => github.octokit(),
     queue,
@@ -296,7 +296,7 @@ function expectReplayed(r: Awaited<ReturnType<typeof runScenario>>): void {
 describe("replaying the journal written by the engine", () => {
   it("rebuilds run.json after a run with a transient job failure, a flaky GitHub and parallel work", async () => {
     const r = await runScenario({
-      config: RepoConfigSchema.parse({ owners: ["alice"], parallel: true }),
+      config: RepoConfigSchema.parse({ owners: ["alice"], parallel: true, ci: { graceMinutes: 0 } }),
       script: (job, calls) =>
         job.kind === "build" && job.subtask.id === "impl" && job.attempt === 1 && calls === 1
           ? { ok: false, failure: { class: "transient", reason: "rate_limit", detail: "429", retryAfterMs: 1 }, usage }
