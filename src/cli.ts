@@ -9,11 +9,13 @@ import { protectCommand, protectUsage } from "./cli/protect.js";
 import { doctor } from "./cli/doctor.js";
 import { parseDoctorArgs } from "./cli/workflow-audit.js";
 import { readSettings } from "./config/settings.js";
+import { ShopfloorOctokit } from "./github/rate-limits.js";
+import { webhookSecretRefusal } from "./cli/webhook-secret.js";
 
 const usage = `usage: shopfloor serve | runner | doctor | protect
 
-  serve   run the GitHub App: webhooks, engine and an in-process runner pool.
-          Without APP_ID and a private key, Probot's setup page registers the App from app.yml.
+  serve   run the GitHub App: webhooks, engine and an in-process runner pool. Refuses to start
+          without WEBHOOK_SECRET. Without APP_ID, Probot's setup page registers the App from app.yml.
 
   runner  a runner node for distributed mode: takes jobs from BullMQ on REDIS_URL and runs them
           here (mirrors, worktrees, sandbox, models). Needs the App's APP_ID and private key to mint
@@ -30,7 +32,12 @@ const usage = `usage: shopfloor serve | runner | doctor | protect
 async function main(argv: string[]): Promise<number> {
   const [command] = argv;
   if (command === "serve" || command === undefined) {
-    await run(shopfloor);
+    const refusal = webhookSecretRefusal(process.env, process.cwd());
+    if (refusal) {
+      console.error(`shopfloor serve: ${refusal}`);
+      return 2;
+    }
+    await run(shopfloor, { Octokit: ShopfloorOctokit });
     return -1;
   }
   if (command === "runner") {
@@ -40,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const settings = readSettings();
-    const probot = createProbot();
+    const probot = createProbot({ overrides: { Octokit: ShopfloorOctokit } });
     const store = await RedisRunStore.connect(url);
     const handler = await createRunner({
       settings,
@@ -60,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const settings = readSettings();
-    const report = await doctor({ env: process.env, stateDir: settings.stateDir, workDir: settings.workDir, log: (line) => console.log(line), ...args });
+    const report = await doctor({ env: process.env, stateDir: settings.stateDir, workDir: settings.workDir, agentsDir: settings.agentsDir, log: (line) => console.log(line), ...args });
     return report.ok ? 0 : 1;
   }
   if (command === "protect") {

@@ -1,13 +1,13 @@
 import type { ApplicationFunctionOptions, Probot } from "probot";
 import { readSettings, type Settings } from "./config/settings.js";
 import { loadRepoConfig, repoConfigPath } from "./config/repo-config.js";
-import { defaultRepoConfig, redact, type Event, type JobProgress } from "./domain/index.js";
+import { defaultRepoConfig, redact, type Event, type JobProgress, type Run } from "./domain/index.js";
 import { loadSecrets } from "./config/secrets.js";
 import type { RunStore } from "./store/run-store.js";
 import type { JobQueue } from "./queue/job-queue.js";
 import { RedisRunStore } from "./store/redis.js";
 import { BullJobQueue, startRunner } from "./queue/bullmq.js";
-import { commitAuthor, createRunner } from "./runner.js";
+import { createRunner } from "./runner.js";
 import { FileRunStore } from "./store/file.js";
 import { LocalJobQueue } from "./queue/local.js";
 import { Engine } from "./orchestrator/engine.js";
@@ -17,9 +17,15 @@ import { defaultRetryPolicy } from "./orchestrator/retry.js";
 import { intakeLabeled } from "./intake/labeled.js";
 import { intakePush } from "./intake/push.js";
 import { intakeCheckSuite } from "./intake/check-suite.js";
-import { intakeBranchPush, intakePullRequestClosed, intakeUnlabeled } from "./intake/lifecycle.js";
+import { intakeBranchPush, intakePullRequestClosed, intakeUnlabeled, runIssueOfBranch } from "./intake/lifecycle.js";
+import { Workspace } from "./workspace/workspace.js";
+import { cleanRunWorktrees } from "./workspace/clean-run.js";
 import { intakeComment } from "./intake/comment.js";
 import { intakeButton } from "./intake/button.js";
+import { intakeForeignPullRequest } from "./intake/foreign-pr.js";
+import { onWellFormed } from "./intake/payload.js";
+import { intakeStatus } from "./intake/status.js";
+import { deprecationNotice } from "./models/deprecated.js";
 import type { InstallationOctokit } from "./github/octokit.js";
 import { healthHandler } from "./dashboard/health.js";
 import { TriggerLabels } from "./store/trigger-labels.js";
@@ -67,7 +73,6 @@ function progressTo(store: RunStore, app: Probot) {
 export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
   return async function shopfloor(app: Probot, options: ApplicationFunctionOptions): Promise<void> {
     const settings = readSettings(process.env, process.cwd(), packageRoot());
-    const author = commitAuthor;
     const secrets = loadSecrets(process.env);
     const { store, queue } = await backends(settings, app);
     const triggerLabels = new TriggerLabels(settings.stateDir, defaultRepoConfig.trigger.label);
@@ -84,8 +89,11 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
         octokitFor,
         queue,
         loadRepoConfig: async (octokit, owner, repo) => {
-          const outcome = await loadRepoConfig(octokit, owner, repo);
-          if (outcome.ok) await triggerLabels.remember(owner, repo, outcome.config.trigger.label);
+          const outcome = await loadRepoConfig(octokit, owner, repo, { deprecationNotice });
+          if (outcome.ok) {
+            for (const warning of outcome.warnings) app.log.warn({ repo: `${owner}/${repo}` }, `${repoConfigPath}: ${warning}`);
+            await triggerLabels.remember(owner, repo, outcome.config.trigger.label);
+          }
           return outcome;
         },
         appId: Number(process.env.APP_ID) || undefined,
@@ -94,15 +102,17 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
       },
     });
     const wake = () => void engine.drainInbox().catch((err: unknown) => app.log.error({ err }, "inbox drain failed"));
+    // Every handler sees only deliveries of the shape it reads; a malformed one is logged and acknowledged.
+    const on = onWellFormed(app);
 
-    app.on("issues.labeled", (context) =>
+    on("issues.labeled", (context) =>
       intakeLabeled(context, {
         triggerLabel: (owner, repo) => triggerLabels.labelFor(owner, repo),
         persist: (deliveryId, event) => store.putDelivery({ deliveryId, event }),
         wake,
       }),
     );
-    app.on("check_suite.completed", (context) =>
+    on("check_suite.completed", (context) =>
       intakeCheckSuite(context, {
         ownAppId: Number(process.env.APP_ID) || undefined,
         persist: (deliveryId, event) => store.putDelivery({ deliveryId, event }),
@@ -113,29 +123,38 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
       persist: (deliveryId: string, event: Event) => store.putDelivery({ deliveryId, event }),
       wake,
       triggerLabel: (owner: string, repo: string) => triggerLabels.labelFor(owner, repo),
-      botEmail: author.email,
     };
-    app.on("issue_comment.created", (context) =>
+    on("issue_comment.created", (context) =>
       intakeComment(context, {
         persist: lifecycle.persist,
         wake,
         isRunIssue: async (owner, repo, number) => {
           if (await store.load(`${owner}/${repo}#${number}`)) return { runIssue: number };
-          for (const runId of await store.listRuns()) {
-            if (!runId.startsWith(`${owner}/${repo}#`)) continue;
-            const run = await store.load(runId);
-            if (run?.pr?.number === number) return { runIssue: run.issue.number };
-          }
-          return undefined;
+          const runId = await store.runForPr(owner, repo, number);
+          return runId === undefined ? undefined : { runIssue: Number(runId.slice(runId.lastIndexOf("#") + 1)) };
         },
       }),
     );
-    app.on("check_run.requested_action", (context) =>
+    on("status", (context) => intakeStatus(context, { persist: lifecycle.persist, wake }));
+    on("check_run.requested_action", (context) =>
       intakeButton(context, { persist: lifecycle.persist, wake, appId: Number(process.env.APP_ID) || undefined }),
     );
-    app.on("pull_request.closed", (context) => intakePullRequestClosed(context, lifecycle));
-    app.on("issues.unlabeled", (context) => intakeUnlabeled(context, lifecycle));
-    app.on("push", async (context) => {
+    on("pull_request.closed", (context) => intakePullRequestClosed(context, lifecycle));
+    on(["pull_request.opened", "pull_request.synchronize", "pull_request.reopened"], (context) =>
+      intakeForeignPullRequest(context, {
+        isRunPullRequest: async (owner, repo, pr) => {
+          if (await store.runForPr(owner, repo, pr.number)) return true;
+          // Before the run records its PR, the PR's branch is how the opened event finds it: the
+          // issue is in the branch name, and only an active run can be opening a PR.
+          const issue = runIssueOfBranch(pr.headRef);
+          if (issue === undefined) return false;
+          const run = await store.load(`${owner}/${repo}#${issue}`);
+          return run !== undefined && run.pr === undefined && run.branch === pr.headRef;
+        },
+      }),
+    );
+    on("issues.unlabeled", (context) => intakeUnlabeled(context, lifecycle));
+    on("push", async (context) => {
       await intakeBranchPush(context, lifecycle);
       await intakePush(context, repoConfigPath, async (owner, repo) => {
         const outcome = await loadRepoConfig(context.octokit as InstallationOctokit, owner, repo);
@@ -145,7 +164,16 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
     options.addHandler(healthHandler(store));
 
     let sweeps = 0;
+    // Pruning only removes worktrees under the work dir: it never fetches or pushes, so it needs no token.
+    const cleanup = new Workspace({ workDir: settings.workDir, tokenFor: () => Promise.reject(new Error("worktree cleanup needs no token")) });
+    const runsJobsHere = !process.env.REDIS_URL || process.env.SHOPFLOOR_EMBEDDED_RUNNER !== "0";
     const monitor = new Monitor({
+      retentionDays: settings.retentionDays,
+      // Worktrees live where jobs run: a node that runs none has none to prune.
+      ...(runsJobsHere && {
+        cleanWorkspace: (run: Run) =>
+          cleanRunWorktrees(cleanup, { repo: run.repo, issueNumber: run.issue.number, pushed: [run.baseSha, run.headSha, ...run.pushedShas].filter((s): s is string => s !== undefined) }),
+      }),
       store,
       queue,
       log: app.log.child({ name: "monitor" }),

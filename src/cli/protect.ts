@@ -59,6 +59,7 @@ export async function protect(opts: ProtectOptions): Promise<ProtectOutcome> {
   const viaRuleset = await withRuleset(octokit, at);
   const outcome = viaRuleset ?? (await withBranchProtection(octokit, at));
   for (const line of outcome.details) opts.log(line);
+  if (outcome.changed) opts.log(`Pull requests no Shopfloor run made pass "${gateCheckName}" as "Not a Shopfloor run" while the App is running.`);
   opts.log(outcome.changed ? `${owner}/${repo}@${branch}: done.` : `${owner}/${repo}@${branch}: already protected, nothing changed.`);
   return outcome;
 }
@@ -250,8 +251,9 @@ export const protectUsage = `shopfloor protect <owner/repo> [--branch <branch>]
 
   Require the "${gateCheckName}" check, pinned to this App, on the branch (default: the repo's
   default branch), with a repository ruleset or, where rulesets are unavailable, branch protection.
-  Needs SHOPFLOOR_ADMIN_TOKEN (a token with administration rights on the repo; the App does not
-  request them) and APP_ID; GHE_HOST and GHE_PROTOCOL for GitHub Enterprise Server.`;
+  Pull requests that no Shopfloor run made get the check too, passing ("Not a Shopfloor run"), so
+  people's own pull requests stay mergeable. Needs SHOPFLOOR_ADMIN_TOKEN (a token with administration
+  rights on the repo; the App does not request them) and APP_ID; GHE_HOST and GHE_PROTOCOL for GHES.`;
 
 /** `shopfloor protect` from argv and the environment; returns the exit code. */
 export async function protectCommand(

@@ -21,6 +21,8 @@ const SettingsSchema = z.object({
   SHOPFLOOR_MONITOR_INTERVAL_MS: z.coerce.number().int().positive().default(30_000),
   /** Every how many sweeps GitHub is reconciled with the runs, the first sweep at start included (it costs API reads); 0 = never. */
   SHOPFLOOR_RECONCILE_EVERY: z.coerce.number().int().nonnegative().default(10),
+  /** Days a finished run keeps its journal, full notes and worktrees: a month covers a late question about it; 0 keeps all forever. */
+  SHOPFLOOR_RETENTION_DAYS: z.coerce.number().int().nonnegative().default(30),
   /** Where the role cards are. */
   SHOPFLOOR_AGENTS_DIR: z.string().optional(),
   /** Installed dependencies per repository; defaults to `cache/` in the work dir. */
@@ -47,6 +49,7 @@ export interface Settings {
   agentsDir: string;
   monitorIntervalMs: number;
   reconcileEvery: number;
+  retentionDays: number;
   cacheDir: string;
   cacheMaxBytes: number;
   egressAllow: string[];
@@ -72,6 +75,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     commandTimeoutMs: s.SHOPFLOOR_COMMAND_TIMEOUT_MS,
     monitorIntervalMs: s.SHOPFLOOR_MONITOR_INTERVAL_MS,
     reconcileEvery: s.SHOPFLOOR_RECONCILE_EVERY,
+    retentionDays: s.SHOPFLOOR_RETENTION_DAYS,
     agentsDir: resolve(cwd, s.SHOPFLOOR_AGENTS_DIR ?? resolve(packageRoot, "agents")),
     cacheDir: resolve(cwd, s.SHOPFLOOR_CACHE_DIR ?? resolve(cwd, s.SHOPFLOOR_WORK_DIR, "cache")),
     cacheMaxBytes: Math.round(s.SHOPFLOOR_CACHE_MAX_GB * 1024 ** 3),

@@ -11,6 +11,8 @@ const keyed = {
   key: z.string(),
   /** Not before this time (ISO): a retry's backoff, kept in the notes so a restart honours it. */
   notBefore: z.string().optional(),
+  /** Which try of this effect this is (1 when absent): retries count per effect, not per run. */
+  attempt: z.number().int().positive().optional(),
 };
 
 export const EffectSchema = z.discriminatedUnion("kind", [

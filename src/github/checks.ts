@@ -176,3 +176,26 @@ function cutToFit(text: string, max: number): string {
   if (end > 0 && /[\uD800-\uDBFF]/.test(text.charAt(end - 1))) end -= 1;
   return text.slice(0, end) + note;
 }
+
+/** The external id of a gate on a pull request no run owns; never a run id, so its buttons mean nothing. */
+export const notARunExternalId = "shopfloor:not-a-run";
+
+/**
+ * Conclude the gate `success` on a pull request that no run made, in one request. The gate is
+ * required on the default branch (`shopfloor protect`), and a required check that never arrives
+ * blocks the merge: a person's own pull request must not wait for a gate nobody will run.
+ */
+export async function passGateForForeignPullRequest(octokit: InstallationOctokit, at: RepoCoordinates, headSha: string, summary: string): Promise<number> {
+  const { data } = await octokit.rest.checks.create({
+    owner: at.owner,
+    repo: at.repo,
+    name: gateCheckName,
+    head_sha: headSha,
+    external_id: notARunExternalId,
+    status: "completed",
+    conclusion: "success",
+    completed_at: new Date().toISOString(),
+    output: { title: "Not a Shopfloor run", summary: cutToFit(summary, checkLimits.summary) },
+  });
+  return data.id;
+}

@@ -34,7 +34,9 @@ const rank: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3, cr
 
 /**
  * Post one `COMMENT` review (never APPROVE or REQUEST_CHANGES: people decide) with inline
- * comments on diff lines. Idempotent: a review already carrying `marker` is returned instead.
+ * comments on diff lines. Idempotent: a review of ours already carrying `marker` is returned
+ * instead. Reviews carry no `performed_via_github_app`, so "ours" is a bot account's: a person
+ * quoting the marker in a review cannot suppress Shopfloor's.
  */
 export async function postReview(octokit: InstallationOctokit, at: RepoCoordinates, r: ReviewToPost): Promise<number> {
   const reviews = await octokit.paginate(octokit.rest.pulls.listReviews, {
@@ -43,7 +45,7 @@ export async function postReview(octokit: InstallationOctokit, at: RepoCoordinat
     pull_number: r.pullNumber,
     per_page: 100,
   });
-  const existing = reviews.find((review) => review.body?.includes(r.marker));
+  const existing = reviews.find((review) => review.body?.includes(r.marker) && review.user?.type === "Bot");
   if (existing) return existing.id;
 
   const { inline, inBody } = placeFindings(r.findings);

@@ -172,13 +172,14 @@ export function effectFailed(step: Step, effect: Effect, failure: Failure, jitte
     step.recordAttempt(effect.key, `effect:${effect.kind}`, failure);
     return;
   }
-  const attempt = (step.run.attempts.filter((a) => a.task === `effect:${effect.kind}`).length ?? 0) + 1;
-  const previous = [...step.run.attempts].reverse().find((a) => a.task === `effect:${effect.kind}`)?.failure;
+  // Tries of this one effect: failures of the same kind earlier in the run's life were other writes.
+  const attempt = effect.attempt ?? 1;
+  const previous = attempt > 1 ? [...step.run.attempts].reverse().find((a) => a.task === `effect:${effect.kind}`)?.failure : undefined;
   step.recordAttempt(effect.key, `effect:${effect.kind}`, failure);
   const verdict = retryVerdict(failure, attempt, previous, jitter, step.settings.retry);
   if (verdict.retry) {
     const { key: _old, notBefore: _was, ...again } = effect;
-    step.emit({ ...again, notBefore: new Date(Date.parse(step.at) + verdict.delayMs).toISOString() } as EffectInput);
+    step.emit({ ...again, attempt: attempt + 1, notBefore: new Date(Date.parse(step.at) + verdict.delayMs).toISOString() } as EffectInput);
     return;
   }
   // After the end (or during an escalation) a failed effect is recorded and shown, never escalated again.
@@ -186,7 +187,12 @@ export function effectFailed(step: Step, effect: Effect, failure: Failure, jitte
     if (effect.kind !== "postHandoff") step.progress();
     return;
   }
-  step.escalate({ ...failure, detail: `${effect.kind}: ${failure.detail} (${verdict.why})` }, `GitHub refused ${effect.kind}. Check the App's permissions and installation.`);
+  step.escalate(
+    { ...failure, detail: `${effect.kind}: ${failure.detail} (${verdict.why})` },
+    failure.class === "transient"
+      ? `GitHub kept failing ${effect.kind} (${failure.reason}), for reasons outside the work. Retry later?`
+      : `GitHub refused ${effect.kind}. Check the App's permissions and installation.`,
+  );
 }
 
 /** Serial by default; with `parallel`, every ready subtask whose files no running one touches. */

@@ -1,6 +1,7 @@
 import { terminalPhases, type Event, type JobProgress, type Run } from "../domain/index.js";
 import type { RunStore } from "../store/run-store.js";
 import type { JobQueue } from "../queue/job-queue.js";
+import { PRUNE_EVERY_MS, pruneRuns, type CleanWorkspace } from "./prune.js";
 
 export interface Stall {
   key: string;
@@ -50,6 +51,10 @@ export interface MonitorDeps {
   reviveOrphans?: () => Promise<number>;
   /** What GitHub says, compared with the runs (labelled issues without a run, closed PRs). */
   reconcile?: () => Promise<Event[]>;
+  /** Finished runs untouched this long are pruned (see prune.ts); 0 or absent keeps them all. */
+  retentionDays?: number;
+  /** Removes a pruned run's worktrees, keeping any with unpushed commits. */
+  cleanWorkspace?: CleanWorkspace;
   now?: () => number;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
@@ -61,6 +66,8 @@ export interface MonitorDeps {
 export class Monitor {
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
+  private pruning: Promise<number> | undefined;
+  private lastPruneAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly deps: MonitorDeps) {}
 
@@ -78,6 +85,28 @@ export class Monitor {
     this.timer.unref();
   }
 
+  /**
+   * Prune finished runs past retention; a call while a pass runs shares it. The sweep starts
+   * one at most hourly and does not wait for it: a backlog (the first pass after an upgrade)
+   * never delays stall detection.
+   */
+  prune(): Promise<number> {
+    const { store, log } = this.deps;
+    this.pruning ??= pruneRuns({
+      store,
+      log,
+      retentionDays: this.deps.retentionDays ?? 0,
+      ...(this.deps.cleanWorkspace && { cleanWorkspace: this.deps.cleanWorkspace }),
+      now: this.deps.now?.() ?? Date.now(),
+    }).finally(() => (this.pruning = undefined));
+    return this.pruning;
+  }
+
+  /** Resolves when no sweep or prune is running (for tests and graceful shutdown). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([this.sweeping, this.pruning]);
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
@@ -87,7 +116,8 @@ export class Monitor {
     const now = this.deps.now?.() ?? Date.now();
     const events: Event[] = [];
     let fed = 0;
-    for (const runId of await this.deps.store.listRuns()) {
+    // Only runs with work left: finished ones can neither stall nor wait, however many there are.
+    for (const runId of await this.deps.store.listActiveRuns()) {
       const run = await this.deps.store.load(runId);
       if (!run) continue;
       const progress = await this.deps.store.progress(runId);
@@ -104,6 +134,10 @@ export class Monitor {
     if (this.deps.reconcile) events.push(...(await this.deps.reconcile()));
     await this.deps.reviveOrphans?.();
     for (const event of events) await this.deps.submit(event);
+    if ((this.deps.retentionDays ?? 0) > 0 && now - this.lastPruneAt >= PRUNE_EVERY_MS) {
+      this.lastPruneAt = now;
+      this.prune().catch((err: unknown) => this.deps.log.warn({ err }, "pruning finished runs failed"));
+    }
     return fed + events.length;
   }
 }

@@ -1,6 +1,7 @@
-import { terminalPhases, type Event, type Run } from "../domain/index.js";
+import type { Event, Run } from "../domain/index.js";
 import type { InstallationOctokit } from "../github/octokit.js";
 import { canWrite } from "../github/permissions.js";
+import { isWatched } from "../store/run-index.js";
 import type { RunStore } from "../store/run-store.js";
 
 export interface ReconcileDeps {
@@ -15,7 +16,9 @@ export interface ReconcileDeps {
  * GitHub does not redeliver and gives no order: compare what it says with the runs. A labelled
  * open issue without a run starts one (if whoever labelled it may write), with a delivery id
  * derived from the label event, so a later redelivery or sweep never starts it twice. A run
- * whose PR was merged or closed while its delivery was lost learns it.
+ * whose PR was merged or closed while its delivery was lost learns it: only watched runs are
+ * asked about (a PR that may still change them), so a PR known to be merged or closed costs
+ * nothing, however long ago it ended.
  */
 export async function reconcile(deps: ReconcileDeps): Promise<Event[]> {
   const events: Event[] = [];
@@ -50,9 +53,9 @@ export async function reconcile(deps: ReconcileDeps): Promise<Event[]> {
       }
     }
   }
-  for (const runId of await deps.store.listRuns()) {
+  for (const runId of await deps.store.listWatchedRuns()) {
     const run = await deps.store.load(runId);
-    if (!run?.pr || (terminalPhases.includes(run.phase) && run.phase !== "gated" && run.phase !== "escalated")) continue;
+    if (!run || !isWatched(run)) continue;
     events.push(...(await pullRequestState(deps, run, at)));
   }
   return events;

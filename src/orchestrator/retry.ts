@@ -21,7 +21,8 @@ export type RetryVerdict = { retry: true; delayMs: number } | { retry: false; wh
  */
 export function retryVerdict(failure: Failure, attempt: number, previous: Failure | undefined, jitter: number, policy: RetryPolicy): RetryVerdict {
   if (failure.class === "permanent") return { retry: false, why: `permanent failure (${failure.reason})` };
-  if (previous && sameFailure(previous, failure)) return { retry: false, why: `the same failure twice in a row (${failure.reason})` };
+  // A rate limit repeats for reasons outside the work (a busy installation): its wait decides, not repetition.
+  if (previous && failure.reason !== "rate_limit" && sameFailure(previous, failure)) return { retry: false, why: `the same failure twice in a row (${failure.reason})` };
   if (attempt >= policy.maxAttempts) return { retry: false, why: `${attempt} of ${policy.maxAttempts} attempts used` };
   const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   const jittered = Math.round(exponential * (0.5 + jitter / 2));

@@ -160,7 +160,7 @@ function resume(step: Step): void {
 }
 
 function cancel(step: Step, why: string): void {
-  step.stopWork(why);
+  step.stopWork(why, true);
   step.update({ phase: "cancelled", question: why });
   const sha = step.run.headSha ?? step.run.baseSha;
   if (sha && step.run.pr) {
@@ -178,7 +178,7 @@ export function prClosed(run: Run, event: Extract<Event, { type: "pr.closed" }>,
   }
   const step = new Step({ ...run, updatedAt: event.at }, settings, event.at);
   if (event.merged) {
-    step.stopWork("the pull request was merged");
+    step.stopWork("the pull request was merged", true);
     step.update({ phase: "done" });
     // The branch goes only if its tip is what was merged: nothing unmerged is ever lost.
     if (run.headSha) step.emit({ kind: "deleteBranch", branch: run.branch, expectedSha: run.headSha });

@@ -237,11 +237,12 @@ export class Step {
 
   /**
    * A stop reaches the workers: jobs in flight leave the notes (so their answers change nothing)
-   * and are told to stop; reviews not yet posted and CI not yet read are dropped with them.
+   * and are told to stop, and CI is no longer read. Reviews already decided are still posted on
+   * an escalation (the handoff points at them) but not after a person ended the run (`ended`).
    */
-  stopWork(reason: string): void {
+  stopWork(reason: string, ended = false): void {
     const jobs = this.run.pending.filter((e): e is Extract<Effect, { kind: "dispatchJob" }> => e.kind === "dispatchJob");
-    const dropped = new Set(["dispatchJob", "postReview", "readCi"]);
+    const dropped = new Set(["dispatchJob", "readCi", ...(ended ? ["postReview"] : [])]);
     const subtasks = Object.fromEntries(Object.entries(this.run.subtasks).map(([id, s]) => [id, s.status === "running" ? { ...s, status: "pending" as const } : s]));
     this.update({
       pending: this.run.pending.filter((e) => !dropped.has(e.kind)),

@@ -32,7 +32,8 @@ export async function appendLineDurably(path: string, line: string): Promise<voi
   await syncDir(dir);
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** A rename or a new entry is durable only once its directory is synced. */
+export async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, "r");
   try {
     await handle.sync();

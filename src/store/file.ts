@@ -4,18 +4,24 @@ import { join } from "node:path";
 import { RunSchema, EventSchema, JobProgressSchema, type JobProgress, type Run } from "../domain/index.js";
 import { writeFileAtomic, appendLineDurably } from "./atomic.js";
 import { withFileLock } from "./lock.js";
+import { FileRunIndex } from "./file-index.js";
+import { IndexedNotesSchema, indexEntryOf, prKey, type IndexedNotes, type RunIndexEntry } from "./run-index.js";
 import { byArrival, type InboxEntry, type JournalEntry, type RunStore, type SetAsideEntry } from "./run-store.js";
 
 /**
  * Runs as files: `runs/<owner>/<repo>/<issue>/run.json` plus `journal.jsonl`;
  * deliveries as `deliveries/pending/<id>.json`, moved to `deliveries/taken/` once handled,
- * so a redelivery is recognised across restarts.
+ * so a redelivery is recognised across restarts. The indexes (active, watched, PR → run,
+ * retention) live under `index/` (see file-index.ts for why a crash never hides a run).
  */
 export class FileRunStore implements RunStore {
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly seqs = new Map<string, number>();
+  private readonly index: FileRunIndex;
 
-  constructor(private readonly root: string) {}
+  constructor(private readonly root: string) {
+    this.index = new FileRunIndex(join(root, "index"), () => this.everyRunEntry());
+  }
 
   private dirOf(runId: string): string {
     const m = /^([^/]+)\/([^#]+)#(\d+)$/.exec(runId);
@@ -29,7 +35,59 @@ export class FileRunStore implements RunStore {
   }
 
   async save(run: Run): Promise<void> {
+    await this.write(run, false);
+  }
+
+  /** Journal and progress go first: a kill before the notes are compacted leaves the run a candidate, done again next pass. */
+  async pruneRun(compacted: Run): Promise<void> {
+    this.seqs.delete(compacted.id);
+    for (const name of ["journal.jsonl", "progress.json"]) {
+      await unlink(join(this.dirOf(compacted.id), name)).catch(notFound);
+    }
+    await this.write(compacted, true);
+  }
+
+  private async write(run: Run, compacted: boolean): Promise<void> {
+    // Unreadable previous notes only mean an old PR entry may linger; readers check it anyway.
+    const previous = await this.indexedNotes(run.id).catch(() => undefined);
+    const next = indexEntryOf(run, compacted);
+    await this.index.add(run.id, next);
     await writeFileAtomic(join(this.dirOf(run.id), "run.json"), `${JSON.stringify(run, null, 2)}\n`);
+    await this.index.drop(run.id, next, previous && indexEntryOf(previous));
+  }
+
+  listActiveRuns(): Promise<string[]> {
+    return this.index.list("active");
+  }
+
+  listWatchedRuns(): Promise<string[]> {
+    return this.index.list("watched");
+  }
+
+  async runForPr(owner: string, repo: string, prNumber: number): Promise<string | undefined> {
+    const key = prKey(owner, repo, prNumber);
+    const runId = await this.index.prTarget(key);
+    const notes = runId === undefined ? undefined : await this.indexedNotes(runId).catch(() => undefined);
+    // An entry left by a kill mid-save, or one the run has since moved on from, names no run.
+    return notes?.pr && prKey(notes.repo.owner, notes.repo.name, notes.pr.number) === key ? notes.id : undefined;
+  }
+
+  listPrunableRuns(before: string): Promise<string[]> {
+    return this.index.retainedBefore(before);
+  }
+
+  /** The indexed fields of a run's notes as they are on disk; undefined when it has none. */
+  private async indexedNotes(runId: string): Promise<IndexedNotes | undefined> {
+    const text = await readFile(join(this.dirOf(runId), "run.json"), "utf8").catch(notFound);
+    return text === undefined ? undefined : IndexedNotesSchema.parse(JSON.parse(text));
+  }
+
+  private async *everyRunEntry(): AsyncIterable<{ id: string; entry: RunIndexEntry }> {
+    for (const id of await this.listRuns()) {
+      // Notes that do not parse cannot be loaded either: indexing them would change nothing.
+      const notes = await this.indexedNotes(id).catch(() => undefined);
+      if (notes) yield { id: notes.id, entry: indexEntryOf(notes) };
+    }
   }
 
   async appendJournal(runId: string, entry: Omit<JournalEntry, "seq">): Promise<void> {

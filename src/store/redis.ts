@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { EventSchema, JobProgressSchema, RunSchema, type JobProgress, type Run } from "../domain/index.js";
+import { RedisRunIndex } from "./redis-index.js";
 import { byArrival, type InboxEntry, type JournalEntry, type RunStore, type SetAsideEntry } from "./run-store.js";
 
 export interface RedisRunStoreOptions {
@@ -46,10 +47,12 @@ const SAFE_POLICY = "noeviction";
  * Runs in Redis (DESIGN §4): the run document is a JSON string, the journal a list, progress a
  * hash; deliveries are first-writer-wins keys with a pending and a taken set; the run lock is a
  * `SET NX PX` key with a random token, renewed while held and released by compare-and-delete.
+ * The indexes (active, watched, retention, PR → run) are written with the notes (redis-index.ts).
  * Redis must persist with AOF and never evict — `connect` refuses to start otherwise.
  */
 export class RedisRunStore implements RunStore {
   private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly index: RedisRunIndex;
   private readonly prefix: string;
   private readonly lockTtlMs: number;
   private readonly lockPollMs: number;
@@ -64,6 +67,7 @@ export class RedisRunStore implements RunStore {
     this.lockTtlMs = opts.lockTtlMs ?? 15_000;
     this.lockPollMs = opts.lockPollMs ?? 25;
     this.lockTimeoutMs = opts.lockTimeoutMs ?? 30_000;
+    this.index = new RedisRunIndex(redis, (...parts) => this.key(...parts));
   }
 
   /** Connect and verify that Redis keeps what we write: AOF on, `maxmemory-policy noeviction`. */
@@ -102,7 +106,27 @@ export class RedisRunStore implements RunStore {
   }
 
   async save(run: Run): Promise<void> {
-    await this.redis.multi().set(this.key("run", run.id), JSON.stringify(run)).sadd(this.key("runs"), run.id).exec();
+    await this.index.save(run, false);
+  }
+
+  async pruneRun(compacted: Run): Promise<void> {
+    await this.index.save(compacted, true);
+  }
+
+  listActiveRuns(): Promise<string[]> {
+    return this.index.list("active");
+  }
+
+  listWatchedRuns(): Promise<string[]> {
+    return this.index.list("watched");
+  }
+
+  runForPr(owner: string, repo: string, prNumber: number): Promise<string | undefined> {
+    return this.index.runForPr(owner, repo, prNumber);
+  }
+
+  listPrunableRuns(before: string): Promise<string[]> {
+    return this.index.retainedBefore(before);
   }
 
   async appendJournal(runId: string, entry: Omit<JournalEntry, "seq">): Promise<void> {

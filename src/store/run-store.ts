@@ -23,12 +23,32 @@ export interface SetAsideEntry extends InboxEntry {
   error: string;
 }
 
+/**
+ * Besides the notes, a store keeps indexes, updated by every `save` (see run-index.ts for what
+ * each holds), so sweeps, reconciliation and comment lookups cost what the active runs cost,
+ * not what history costs. An index may name a run that no longer qualifies (a kill mid-save);
+ * it never misses one that does. Readers check the notes they load.
+ */
 export interface RunStore {
   load(runId: string): Promise<Run | undefined>;
   save(run: Run): Promise<void>;
   appendJournal(runId: string, entry: Omit<JournalEntry, "seq">): Promise<void>;
   journal(runId: string): Promise<JournalEntry[]>;
+  /** Every run ever saved: grows with history, so no sweep should walk it. */
   listRuns(): Promise<string[]>;
+  /** Runs with work left: not finished, or finished with effects still unanswered. */
+  listActiveRuns(): Promise<string[]>;
+  /** Runs whose PR may still change them: a PR, and not `done`, `cancelled` or `rejected`. */
+  listWatchedRuns(): Promise<string[]>;
+  /** The run whose PR this is (checked against its notes), if any. */
+  runForPr(owner: string, repo: string, prNumber: number): Promise<string | undefined>;
+  /** Finished, unwatched runs kept in full whose notes were last updated before `before` (ISO time). */
+  listPrunableRuns(before: string): Promise<string[]>;
+  /**
+   * Keep `compacted` as the run's notes, delete its journal and progress, and take it off the
+   * retention index (and the PR index, as compacted notes hold no PR). Called with the run's lock held.
+   */
+  pruneRun(compacted: Run): Promise<void>;
   /** The latest progress of each running job of a run (not journaled: it is frequent and disposable). */
   recordProgress(runId: string, progress: JobProgress): Promise<void>;
   progress(runId: string): Promise<Record<string, JobProgress>>;

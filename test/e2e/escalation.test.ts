@@ -151,7 +151,7 @@ describe("bad planner output is rejected with a reason, and the engine carries o
       // The engine did not crash: the app answers, and another issue runs to the end on it.
       const health = await fetch(`${app.url}/healthz`);
       expect(health.status).toBe(200);
-      expect(await health.json()).toEqual({ ok: true, runs: 1 });
+      expect(await health.json()).toEqual({ ok: true, active: 0 });
       const second = labeledPayload();
       second.issue = { ...second.issue, number: 2 };
       expect(await app.deliver("issues", second)).toBe(200);

@@ -238,7 +238,11 @@ describe("shopfloor protect (command line)", () => {
     github.verify();
     expect(result).toEqual({
       code: 0,
-      out: ['created ruleset "Shopfloor gate": refs/heads/dev requires "Shopfloor gate" from App 1234', "Codertocat/Hello-World@dev: done."],
+      out: [
+        'created ruleset "Shopfloor gate": refs/heads/dev requires "Shopfloor gate" from App 1234',
+        'Pull requests no Shopfloor run made pass "Shopfloor gate" as "Not a Shopfloor run" while the App is running.',
+        "Codertocat/Hello-World@dev: done.",
+      ],
       err: "",
     });
   });

@@ -29,7 +29,7 @@ describe("postReview", () => {
       .reply(200, [{ id: 1, body: "someone else's review" }], { link: `<${api}${reviewsPath}?per_page=100&page=2>; rel="next"` })
       .get(reviewsPath)
       .query({ per_page: "100", page: "2" })
-      .reply(200, [{ id: 2, body: `${marker}\n\n### Review by openai/gpt-5` }]);
+      .reply(200, [{ id: 2, body: `${marker}\n\n### Review by openai/gpt-5`, user: { login: "shopfloor[bot]", type: "Bot" } }]);
 
     await expect(postReview(testOctokit(), at, base)).resolves.toBe(2);
     github.verify();

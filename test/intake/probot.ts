@@ -19,7 +19,12 @@ export async function probotWith(register: (app: Probot) => void): Promise<Probo
     appId,
     privateKey,
     logLevel: "fatal",
-    Octokit: ProbotOctokit.defaults({ throttle: { enabled: false }, retry: { enabled: false } }),
+    // The function form: Probot passes its own `throttle` options, which would replace an object default.
+    Octokit: ProbotOctokit.defaults((options: ConstructorParameters<typeof ProbotOctokit>[0]) => ({
+      ...options,
+      throttle: { ...options?.throttle, enabled: false },
+      retry: { enabled: false },
+    })),
   });
   await probot.load((app) => register(app));
   return probot;

@@ -7,9 +7,16 @@ export interface GitHubRequest {
   body: any;
 }
 
+/** The App the kit's app runs as (APP_ID 1234), as GitHub stamps its writes. */
+const shopfloorBot = { login: "shopfloor[bot]", type: "Bot" };
+const shopfloorApp = { id: 1234, slug: "shopfloor", name: "Shopfloor" };
+
 export interface Comment {
   id: number;
   body: string;
+  /** Who wrote it, as GitHub reports it: the App's own writes carry its bot user and App stamp. */
+  user?: { login: string; type: string };
+  performed_via_github_app?: { id: number; slug: string; name: string } | null;
 }
 export interface Pull {
   number: number;
@@ -196,7 +203,7 @@ export class FakeGitHub {
     scope.post(new RegExp(`^${prefix}${full}/issues/\\d+/comments$`)).reply(this.persisted((uri, body: any) => {
       record("POST", uri, body);
       const issue = Number(/issues\/(\d+)\/comments/.exec(uri)![1]);
-      const comment = { id: this.nextId++, body: body.body as string };
+      const comment: Comment = { id: this.nextId++, body: body.body as string, user: shopfloorBot, performed_via_github_app: shopfloorApp };
       this.comments.set(issue, [...(this.comments.get(issue) ?? []), comment]);
       return [201, comment];
     }));
@@ -251,7 +258,7 @@ export class FakeGitHub {
     scope.get(new RegExp(`^${prefix}${full}/pulls/\\d+/reviews`)).reply(this.persisted((uri) => {
       record("GET", uri.split("?")[0]!, undefined);
       const pull = num(uri, /pulls\/(\d+)\/reviews/);
-      return [200, this.reviews.filter((r) => r.pull === pull).map((r) => ({ id: r.id, body: r.body, state: "COMMENTED", commit_id: r.commit_id }))];
+      return [200, this.reviews.filter((r) => r.pull === pull).map((r) => ({ id: r.id, body: r.body, state: "COMMENTED", commit_id: r.commit_id, user: shopfloorBot }))];
     }));
     scope.post(new RegExp(`^${prefix}${full}/pulls/\\d+/reviews$`)).reply(this.persisted((uri, body: any) => {
       record("POST", uri, body);

@@ -42,6 +42,11 @@ export function result(headSha: string, status: Result["status"] = "ok"): Result
   };
 }
 
+/** A run that was just requested: what effect tests perform their effects on. */
+export function requestedRun(): Run {
+  return decide(undefined, requested).run!;
+}
+
 /** Feed events through `decide`, answering each by the kind of the pending effect it names. */
 export class Driver {
   run: Run | undefined;

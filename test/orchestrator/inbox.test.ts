@@ -62,9 +62,14 @@ describe("a run whose config never loaded", () => {
 /** Takes jobs and never answers: the inbox, not the work, is under test. */
 class IdleQueue implements JobQueue {
   readonly jobs: Job[] = [];
+  private readonly waiting: ((outcome: JobOutcome) => void)[] = [];
   async run(job: Job): Promise<JobOutcome> {
     this.jobs.push(job);
-    return new Promise(() => undefined);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  /** Ends every job, so the engine can go idle when a test is over. */
+  release(): void {
+    for (const resolve of this.waiting.splice(0)) resolve({ ok: false, failure: { class: "transient", reason: "worker_lost", detail: "test over" }, usage: [] });
   }
   size(): number {
     return 0;
@@ -97,21 +102,28 @@ async function inboxEngine(breakRun?: string) {
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
+  const queue = new IdleQueue();
   const effects: EffectContext = {
     octokitFor: async () => testOctokit(),
-    queue: new IdleQueue(),
+    queue,
     loadRepoConfig: async () => ({ ok: true, config: defaultRepoConfig }),
     traceExcerpt: async () => "",
   };
   const errors: object[] = [];
   const log = { info: () => {}, warn: () => {}, error: (obj: object) => errors.push(obj) };
   const engine = new Engine({ store, effects, settings: defaultMachineSettings, log, inboxRetryMs: 1 });
-  return { engine, files, errors, journaled };
+  /** Stop, let every effect in flight end, then the folder can go. */
+  const finish = async () => {
+    engine.stop();
+    queue.release();
+    await engine.idle();
+  };
+  return { engine, files, errors, journaled, finish };
 }
 
 describe("the inbox", () => {
   it("sets aside a delivery that keeps failing, answers the person who sent it, and takes the rest in arrival order", async () => {
-    const { engine, files, errors, journaled } = await inboxEngine("octo/broken#3");
+    const { engine, files, errors, journaled, finish } = await inboxEngine("octo/broken#3");
     const github = fenceGitHub();
     try {
       // The broken run exists (its notes load) but nothing can be journaled for it.
@@ -135,7 +147,7 @@ describe("the inbox", () => {
       expect(replies).toHaveLength(1);
       expect((replies[0] as { body: string }).body).toMatch(/@writer .*could not act on .*\/retry.*a-cmd/s);
       expect(errors.some((e) => JSON.stringify(e).includes("a-cmd"))).toBe(true);
-      engine.stop();
+      await finish();
       // The runs that went on talk to GitHub as usual; nothing else was said about the broken one.
       expect(github.unexpected.filter((u) => u.includes("octo/broken"))).toEqual([]);
     } finally {
@@ -144,12 +156,17 @@ describe("the inbox", () => {
   });
 
   it("a delivery from the label is taken once even when the drain is woken during a failure", async () => {
-    const { engine, files } = await inboxEngine();
-    await files.putDelivery({ deliveryId: "d1", event: requested });
-    await Promise.all([engine.drainInbox(), engine.drainInbox()]);
-    expect(await files.pendingDeliveries()).toEqual([]);
-    expect((await files.journal(runId)).filter((e) => e.event.type === "run.requested")).toHaveLength(1);
-    engine.stop();
+    const { engine, files, finish } = await inboxEngine();
+    const github = fenceGitHub();
+    try {
+      await files.putDelivery({ deliveryId: "d1", event: requested });
+      await Promise.all([engine.drainInbox(), engine.drainInbox()]);
+      expect(await files.pendingDeliveries()).toEqual([]);
+      expect((await files.journal(runId)).filter((e) => e.event.type === "run.requested")).toHaveLength(1);
+      await finish();
+    } finally {
+      github.close();
+    }
   });
 });
 
@@ -160,3 +177,24 @@ async function waitFor(check: () => Promise<boolean>, ms = 10_000): Promise<void
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe("the inbox in Redis", () => {
+  it("hands deliveries out in arrival order, and one set aside stays readable and is still a repeat", async () => {
+    const { startRedis } = await import("../kit/redis.js");
+    const { RedisRunStore } = await import("../../src/store/redis.js");
+    const server = await startRedis();
+    const store = await RedisRunStore.connect(server.url);
+    try {
+      await store.putDelivery({ deliveryId: "zz-first", event: requested, receivedAt: 1 });
+      await store.putDelivery({ deliveryId: "aa-second", event: { ...requested, runId: "octo/app#8" }, receivedAt: 2 });
+      expect((await store.pendingDeliveries()).map((e) => e.deliveryId)).toEqual(["zz-first", "aa-second"]);
+      await store.setDeliveryAside("zz-first", "EIO");
+      expect((await store.pendingDeliveries()).map((e) => e.deliveryId)).toEqual(["aa-second"]);
+      expect(await store.setAsideDeliveries()).toEqual([expect.objectContaining({ deliveryId: "zz-first", error: "EIO" })]);
+      expect(await store.putDelivery({ deliveryId: "zz-first", event: requested })).toBe(false);
+    } finally {
+      await store.close();
+      await server.stop();
+    }
+  });
+});

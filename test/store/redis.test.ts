@@ -4,6 +4,7 @@ import { RunSchema, type Event, type Run } from "../../src/domain/index.js";
 import { RedisRunStore } from "../../src/store/redis.js";
 import { requested, runId } from "../orchestrator/fixtures.js";
 import { startRedis, type RedisServer } from "../kit/redis.js";
+import { describeRunIndexes } from "./index-contract.js";
 
 let server: RedisServer;
 const stores: RedisRunStore[] = [];
@@ -88,7 +89,8 @@ describe("RedisRunStore", () => {
     const entry = { deliveryId: "d-9", event: eventAt(9) };
     const results = await Promise.all([...Array(10)].map((_, i) => (i % 2 ? a : b).putDelivery(entry)));
     expect(results.filter(Boolean)).toHaveLength(1);
-    expect(await b.pendingDeliveries()).toEqual([entry]);
+    // The store stamps when the delivery arrived (deliveries are taken in arrival order).
+    expect(await b.pendingDeliveries()).toEqual([{ ...entry, receivedAt: expect.any(Number) }]);
     await a.markDeliveryTaken("d-9");
     expect(await b.pendingDeliveries()).toEqual([]);
     expect(await b.putDelivery(entry)).toBe(false);
@@ -178,4 +180,25 @@ describe("RedisRunStore.connect", () => {
       await volatile.stop();
     }
   });
+});
+
+const prefixOf = new WeakMap<object, string>();
+describeRunIndexes("RedisRunStore", {
+  fresh: async () => {
+    const prefix = `idx${++prefixes}:`;
+    const s = await store(prefix);
+    prefixOf.set(s, prefix);
+    return s;
+  },
+  reopen: async (s) => {
+    const again = await store(prefixOf.get(s)!);
+    prefixOf.set(again, prefixOf.get(s)!);
+    return again;
+  },
+  forgetIndex: async (s) => {
+    const prefix = prefixOf.get(s)!;
+    const raw = new Redis(server.url);
+    await raw.del(...["active", "watched", "retained", "prs", "runpr", "index:layout"].map((k) => prefix + k));
+    raw.disconnect();
+  },
 });

@@ -10,7 +10,7 @@ export interface EffectContext {
   queue: JobQueue;
   /** Reads and validates `.github/shopfloor.yml` from the default branch. */
   loadRepoConfig(octokit: InstallationOctokit, owner: string, repo: string): Promise<RepoConfigOutcome>;
-  /** Our own App id, so our check suites are not mistaken for the repo's CI. */
+  /** Our own App id, so our check suites are not mistaken for the repo's CI, nor a copy of a marker for our comment. */
   appId?: number;
   /** Removes known secrets from text on its way to GitHub (keys, tokens the process holds). */
   redact?(text: string): string;

@@ -10,6 +10,6 @@ export async function postConfigError(
 ): Promise<Answer> {
   const octokit = await ctx.octokitFor(run.repo.installationId);
   const at = { ...coordinates(run), issueNumber: run.issue.number };
-  const commentId = await upsertCommentByMarker(octokit, at, configErrorMarker(run.id), effect.body);
+  const commentId = await upsertCommentByMarker(octokit, at, { marker: configErrorMarker(run.id), body: effect.body, appId: ctx.appId });
   return { type: "comment.upserted", commentId };
 }

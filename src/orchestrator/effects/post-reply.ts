@@ -6,6 +6,7 @@ import { coordinates, type Answer, type EffectContext } from "./context.js";
 export async function postReply(run: Run, effect: Extract<Effect, { kind: "postReply" }>, ctx: EffectContext): Promise<Answer> {
   const octokit = await ctx.octokitFor(run.repo.installationId);
   const marker = `<!-- shopfloor:reply:${effect.key} -->`;
-  await upsertCommentByMarker(octokit, { ...coordinates(run), issueNumber: effect.issueNumber }, marker, `${marker}\n${effect.body}`.slice(0, 60_000));
+  const body = `${marker}\n${effect.body}`.slice(0, 60_000);
+  await upsertCommentByMarker(octokit, { ...coordinates(run), issueNumber: effect.issueNumber }, { marker, body, appId: ctx.appId });
   return { type: "effect.done" };
 }

@@ -10,6 +10,7 @@ export async function upsertProgressComment(
 ): Promise<Answer> {
   const octokit = await ctx.octokitFor(run.repo.installationId);
   const at = { ...coordinates(run), issueNumber: run.issue.number };
-  const commentId = await upsertCommentByMarker(octokit, at, progressMarker(run.id), effect.body, run.progressCommentId);
+  const marker = progressMarker(run.id);
+  const commentId = await upsertCommentByMarker(octokit, at, { marker, body: effect.body, knownId: run.progressCommentId, appId: ctx.appId });
   return { type: "comment.upserted", commentId };
 }
