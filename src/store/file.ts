@@ -16,6 +16,7 @@ import { byArrival, type InboxEntry, type JournalEntry, type RunStore, type SetA
  */
 export class FileRunStore implements RunStore {
   private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly progressChains = new Map<string, Promise<void>>();
   private readonly seqs = new Map<string, number>();
   private readonly index: FileRunIndex;
 
@@ -128,9 +129,21 @@ export class FileRunStore implements RunStore {
     return ids.sort();
   }
 
-  async recordProgress(runId: string, progress: JobProgress): Promise<void> {
-    const all = { ...(await this.progress(runId)), [progress.jobId]: progress };
-    await writeFileAtomic(join(this.dirOf(runId), "progress.json"), JSON.stringify(all));
+  /**
+   * Reports arrive without waiting for each other: each read-modify-write of a run's progress
+   * file waits for the one before, so a later turn is never overwritten by an earlier one.
+   */
+  recordProgress(runId: string, progress: JobProgress): Promise<void> {
+    const write = async () => {
+      const all = { ...(await this.progress(runId)), [progress.jobId]: progress };
+      await writeFileAtomic(join(this.dirOf(runId), "progress.json"), JSON.stringify(all));
+    };
+    const next = (this.progressChains.get(runId) ?? Promise.resolve()).catch(() => undefined).then(write);
+    this.progressChains.set(runId, next);
+    void next.finally(() => {
+      if (this.progressChains.get(runId) === next) this.progressChains.delete(runId);
+    }).catch(() => undefined);
+    return next;
   }
 
   async progress(runId: string): Promise<Record<string, JobProgress>> {
