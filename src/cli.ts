@@ -19,7 +19,8 @@ const usage = `usage: shopfloor serve | runner | doctor | protect
 
   runner  a runner node for distributed mode: takes jobs from BullMQ on REDIS_URL and runs them
           here (mirrors, worktrees, sandbox, models). Needs the App's APP_ID and private key to mint
-          repo-scoped tokens; SHOPFLOOR_RUNNER_CONCURRENCY jobs at once.
+          repo-scoped tokens; SHOPFLOOR_RUNNER_CONCURRENCY jobs at once. It shows in queue health
+          (/metrics, doctor) as SHOPFLOOR_RUNNER_NAME, or host:pid.
 
   doctor [--repo <owner/name>]
           check this machine (git, bubblewrap, ripgrep, keys, state and work dirs, Redis when
@@ -55,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
       onProgress: (runId, progress) => void store.recordProgress(runId, progress).catch(() => undefined),
     });
     const runner = startRunner({ connection: { url }, handler, concurrency: settings.runnerConcurrency });
-    console.log(`shopfloor runner: taking jobs from ${url.replace(/\/\/[^@]*@/, "//***@")}, ${settings.runnerConcurrency} at a time`);
+    console.log(`shopfloor runner: taking jobs from ${url.replace(/\/\/[^@]*@/, "//***@")}, ${settings.runnerConcurrency} at a time, as ${runner.name}`);
     process.once("SIGTERM", () => void runner.close().then(() => process.exit(0)));
     process.once("SIGINT", () => void runner.close().then(() => process.exit(0)));
     return -1;

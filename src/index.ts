@@ -23,12 +23,14 @@ import { cleanRunWorktrees } from "./workspace/clean-run.js";
 import { intakeComment } from "./intake/comment.js";
 import { intakeButton } from "./intake/button.js";
 import { intakeForeignPullRequest } from "./intake/foreign-pr.js";
-import { onWellFormed } from "./intake/payload.js";
+import { onWellFormed, storing } from "./intake/payload.js";
 import { intakeStatus } from "./intake/status.js";
 import { deprecationNotice } from "./models/deprecated.js";
 import type { InstallationOctokit } from "./github/octokit.js";
 import { healthHandler } from "./dashboard/health.js";
-import { TriggerLabels } from "./store/trigger-labels.js";
+import { metricsHandler } from "./dashboard/metrics.js";
+import { FileTriggerLabelBook, TriggerLabels, type TriggerLabelBook } from "./store/trigger-labels.js";
+import { Leadership, LocalLeases, type Leases } from "./store/leases.js";
 import { formatTrace } from "./store/format-trace.js";
 
 export interface Shopfloor {
@@ -38,18 +40,32 @@ export interface Shopfloor {
   store: RunStore;
 }
 
+/** Where state lives: the runs, the queue, the claims replicas share, and the trigger labels. */
+interface Backends {
+  store: RunStore;
+  queue: JobQueue;
+  leases: Leases;
+  triggerLabelBook: TriggerLabelBook;
+}
+
 /**
  * Embedded by default: file store and an in-process runner pool. With REDIS_URL: the Redis
  * store (AOF on, no eviction, checked at start) and BullMQ, with runner nodes started by
- * `shopfloor runner`; this process runs jobs too unless SHOPFLOOR_EMBEDDED_RUNNER=0.
+ * `shopfloor runner`; this process runs jobs too unless SHOPFLOOR_EMBEDDED_RUNNER=0. Claims and
+ * trigger labels then live in Redis too, so every replica sees the same.
  */
-async function backends(settings: Settings, app: Probot): Promise<{ store: RunStore; queue: JobQueue }> {
+async function backends(settings: Settings, app: Probot): Promise<Backends> {
   const appOctokit = () => app.auth() as Promise<InstallationOctokit>;
   const redisUrl = process.env.REDIS_URL;
   if (!redisUrl) {
     const store = new FileRunStore(settings.stateDir);
     const handler = await createRunner({ settings, appOctokit, onProgress: progressTo(store, app) });
-    return { store, queue: new LocalJobQueue(handler, { concurrency: settings.runnerConcurrency, maxQueued: settings.runnerMaxQueued }) };
+    return {
+      store,
+      queue: new LocalJobQueue(handler, { concurrency: settings.runnerConcurrency, maxQueued: settings.runnerMaxQueued }),
+      leases: new LocalLeases(),
+      triggerLabelBook: new FileTriggerLabelBook(settings.stateDir),
+    };
   }
   const store = await RedisRunStore.connect(redisUrl);
   const queue = new BullJobQueue({ connection: { url: redisUrl } });
@@ -58,7 +74,7 @@ async function backends(settings: Settings, app: Probot): Promise<{ store: RunSt
     startRunner({ connection: { url: redisUrl }, handler, concurrency: settings.runnerConcurrency });
   }
   app.log.info("distributed mode: Redis store and BullMQ queue");
-  return { store, queue };
+  return { store, queue, leases: store.leases(), triggerLabelBook: store.triggerLabelBook() };
 }
 
 function progressTo(store: RunStore, app: Probot) {
@@ -74,9 +90,15 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
   return async function shopfloor(app: Probot, options: ApplicationFunctionOptions): Promise<void> {
     const settings = readSettings(process.env, process.cwd(), packageRoot());
     const secrets = loadSecrets(process.env);
-    const { store, queue } = await backends(settings, app);
-    const triggerLabels = new TriggerLabels(settings.stateDir, defaultRepoConfig.trigger.label);
+    const { store, queue, leases, triggerLabelBook } = await backends(settings, app);
+    const triggerLabels = new TriggerLabels(triggerLabelBook, defaultRepoConfig.trigger.label);
     await triggerLabels.load();
+    // Another replica may have read a repo's config since: labels are read again before they decide.
+    const freshLabels = storing(() => triggerLabels.load());
+    // Intake reaches storage only through these: a failure is answered 503, never acknowledged.
+    const persist = storing((deliveryId: string, event: Event) => store.putDelivery({ deliveryId, event }));
+    const loadRun = storing((runId: string) => store.load(runId));
+    const runForPr = storing((owner: string, repo: string, prNumber: number) => store.runForPr(owner, repo, prNumber));
     const octokitFor = (installationId: number) => app.auth(installationId) as Promise<InstallationOctokit>;
     const engine = new Engine({
       store,
@@ -85,6 +107,7 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
         blockedLabel: "agent:blocked",
       },
       log: app.log.child({ name: "engine" }),
+      leases,
       effects: {
         octokitFor,
         queue,
@@ -105,65 +128,60 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
     // Every handler sees only deliveries of the shape it reads; a malformed one is logged and acknowledged.
     const on = onWellFormed(app);
 
-    on("issues.labeled", (context) =>
-      intakeLabeled(context, {
-        triggerLabel: (owner, repo) => triggerLabels.labelFor(owner, repo),
-        persist: (deliveryId, event) => store.putDelivery({ deliveryId, event }),
-        wake,
-      }),
-    );
-    on("check_suite.completed", (context) =>
-      intakeCheckSuite(context, {
-        ownAppId: Number(process.env.APP_ID) || undefined,
-        persist: (deliveryId, event) => store.putDelivery({ deliveryId, event }),
-        wake,
-      }),
-    );
+    on("issues.labeled", async (context) => {
+      await freshLabels();
+      await intakeLabeled(context, { triggerLabel: (owner, repo) => triggerLabels.labelFor(owner, repo), persist, wake });
+    });
+    on("check_suite.completed", (context) => intakeCheckSuite(context, { ownAppId: Number(process.env.APP_ID) || undefined, persist, wake }));
     const lifecycle = {
-      persist: (deliveryId: string, event: Event) => store.putDelivery({ deliveryId, event }),
+      persist,
       wake,
       triggerLabel: (owner: string, repo: string) => triggerLabels.labelFor(owner, repo),
     };
     on("issue_comment.created", (context) =>
       intakeComment(context, {
-        persist: lifecycle.persist,
+        persist,
         wake,
         isRunIssue: async (owner, repo, number) => {
-          if (await store.load(`${owner}/${repo}#${number}`)) return { runIssue: number };
-          const runId = await store.runForPr(owner, repo, number);
+          if (await loadRun(`${owner}/${repo}#${number}`)) return { runIssue: number };
+          const runId = await runForPr(owner, repo, number);
           return runId === undefined ? undefined : { runIssue: Number(runId.slice(runId.lastIndexOf("#") + 1)) };
         },
       }),
     );
-    on("status", (context) => intakeStatus(context, { persist: lifecycle.persist, wake }));
-    on("check_run.requested_action", (context) =>
-      intakeButton(context, { persist: lifecycle.persist, wake, appId: Number(process.env.APP_ID) || undefined }),
-    );
+    on("status", (context) => intakeStatus(context, { persist, wake }));
+    on("check_run.requested_action", (context) => intakeButton(context, { persist, wake, appId: Number(process.env.APP_ID) || undefined }));
     on("pull_request.closed", (context) => intakePullRequestClosed(context, lifecycle));
     on(["pull_request.opened", "pull_request.synchronize", "pull_request.reopened"], (context) =>
       intakeForeignPullRequest(context, {
         isRunPullRequest: async (owner, repo, pr) => {
-          if (await store.runForPr(owner, repo, pr.number)) return true;
+          if (await runForPr(owner, repo, pr.number)) return true;
           // Before the run records its PR, the PR's branch is how the opened event finds it: the
           // issue is in the branch name, and only an active run can be opening a PR.
           const issue = runIssueOfBranch(pr.headRef);
           if (issue === undefined) return false;
-          const run = await store.load(`${owner}/${repo}#${issue}`);
+          const run = await loadRun(`${owner}/${repo}#${issue}`);
           return run !== undefined && run.pr === undefined && run.branch === pr.headRef;
         },
       }),
     );
-    on("issues.unlabeled", (context) => intakeUnlabeled(context, lifecycle));
+    on("issues.unlabeled", async (context) => {
+      await freshLabels();
+      await intakeUnlabeled(context, lifecycle);
+    });
     on("push", async (context) => {
       await intakeBranchPush(context, lifecycle);
       await intakePush(context, repoConfigPath, async (owner, repo) => {
         const outcome = await loadRepoConfig(context.octokit as InstallationOctokit, owner, repo);
-        await triggerLabels.remember(owner, repo, outcome.ok ? outcome.config.trigger.label : defaultRepoConfig.trigger.label);
+        await storing(() => triggerLabels.remember(owner, repo, outcome.ok ? outcome.config.trigger.label : defaultRepoConfig.trigger.label))();
       });
     });
     options.addHandler(healthHandler(store));
+    options.addHandler(metricsHandler({ health: () => queue.health(), token: process.env.SHOPFLOOR_METRICS_TOKEN || undefined }));
 
     let sweeps = 0;
+    // One replica at a time sweeps and reconciles; alone (embedded), this one always leads.
+    const leadership = new Leadership(leases);
     // Pruning only removes worktrees under the work dir: it never fetches or pushes, so it needs no token.
     const cleanup = new Workspace({ workDir: settings.workDir, tokenFor: () => Promise.reject(new Error("worktree cleanup needs no token")) });
     const runsJobsHere = !process.env.REDIS_URL || process.env.SHOPFLOOR_EMBEDDED_RUNNER !== "0";
@@ -178,6 +196,7 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
       queue,
       log: app.log.child({ name: "monitor" }),
       reviveOrphans: () => engine.reviveOrphans(),
+      leads: () => leadership.leads(),
       submit: async (event) => {
         // Reconciled requests go through the inbox like deliveries: deduped by their derived id.
         if (event.type === "run.requested") {
@@ -190,12 +209,16 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
         const due = settings.reconcileEvery > 0 && sweeps % settings.reconcileEvery === 0;
         sweeps++;
         if (!due) return [];
-        return reconcile({
-          store,
-          appOctokit: () => app.auth() as Promise<InstallationOctokit>,
-          octokitFor,
-          triggerLabel: (owner, repo) => triggerLabels.labelFor(owner, repo),
-        }).catch((err: unknown) => {
+        const reconciled = async () => {
+          await triggerLabels.load();
+          return reconcile({
+            store,
+            appOctokit: () => app.auth() as Promise<InstallationOctokit>,
+            octokitFor,
+            triggerLabel: (owner, repo) => triggerLabels.labelFor(owner, repo),
+          });
+        };
+        return reconciled().catch((err: unknown) => {
           app.log.warn({ err }, "reconciliation with GitHub failed; next sweep tries again");
           return [];
         });
@@ -205,6 +228,9 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
     const resumed = await engine.resume();
     app.log.info({ resumed, stateDir: settings.stateDir }, "Shopfloor ready");
     wake();
+    // A delivery stored by a replica that died before taking it is taken by a drain elsewhere:
+    // every replica looks at the inbox once per monitor interval, not only when a webhook arrives.
+    setInterval(wake, settings.monitorIntervalMs).unref();
     monitor.start(settings.monitorIntervalMs);
     void monitor.sweep().catch((err: unknown) => app.log.warn({ err }, "first monitor sweep failed"));
     onReady?.({ engine, settings, store, monitor });

@@ -11,6 +11,7 @@ import { describeDeprecation, findDeprecation } from "../models/deprecated.js";
 import { loadRoleCards } from "../workers/role-card.js";
 import { sandboxAvailable } from "../workspace/sandbox.js";
 import { checkWorkflows } from "./workflow-audit.js";
+import { checkQueueHealth } from "./queue-health.js";
 
 export interface DoctorCheck {
   name: string;
@@ -72,7 +73,12 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
     await checkWritable("work dir", opts.workDir),
     await checkModelRoutes(opts.agentsDir ?? packagedAgentsDir),
   ];
-  if (env.REDIS_URL) checks.push(await checkRedis(env.REDIS_URL));
+  if (env.REDIS_URL) {
+    const redis = await checkRedis(env.REDIS_URL);
+    checks.push(redis);
+    // Only a Redis that answers can be asked about its queue.
+    if (redis.ok) checks.push(await checkQueueHealth(env.REDIS_URL));
+  }
   if (opts.repo) checks.push(await checkWorkflows(opts.repo, env, opts.Octokit));
   const orphans = await findOrphans(opts.stateDir, opts.workDir);
   for (const c of checks) {

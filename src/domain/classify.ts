@@ -37,6 +37,10 @@ export function classifyFailure(error: unknown): Failure {
   ) {
     return { class: "transient", reason: "network", detail };
   }
+  // A review of a commit a force-push replaced: the next try reads the PR's head again.
+  if (status === 422 && /not part of the pull request/i.test(detail)) {
+    return { class: "transient", reason: "conflict", detail: `HTTP 422: ${detail}` };
+  }
   if (status !== undefined && status >= 400) {
     return { class: "permanent", reason: "invalid_output", detail: `HTTP ${status}: ${detail}` };
   }

@@ -52,10 +52,28 @@ export async function postReview(octokit: InstallationOctokit, at: RepoCoordinat
   try {
     return await createReview(octokit, at, r, inline, inBody);
   } catch (error) {
+    if (isCommitNotInPullRequest(error)) return await postOnCurrentHead(octokit, at, r);
     // A line GitHub cannot place (the diff moved under us) rejects the whole review; say it all in the body.
     if ((error as { status?: number }).status !== 422 || inline.length === 0) throw error;
     return await createReview(octokit, at, r, [], [...inline, ...inBody]);
   }
+}
+
+/** GitHub's 422 for a review whose `commit_id` a force-push took out of the PR. */
+export function isCommitNotInPullRequest(error: unknown): boolean {
+  const e = error as { status?: number; message?: string };
+  return e.status === 422 && /not part of the pull request/i.test(e.message ?? "");
+}
+
+/**
+ * The commit read was replaced on the branch (a force-push, a second copy of a build): the review
+ * still says what the reviewer found, posted on the head the PR has now, every finding in the
+ * body (their lines belong to the commit read) and that commit named.
+ */
+async function postOnCurrentHead(octokit: InstallationOctokit, at: RepoCoordinates, r: ReviewToPost): Promise<number> {
+  const { data: pull } = await octokit.rest.pulls.get({ owner: at.owner, repo: at.repo, pull_number: r.pullNumber });
+  const summary = `${r.summary}\n\n_Reviewed at ${r.headSha.slice(0, 12)}, which the branch no longer contains; the lines below refer to that commit._`;
+  return await createReview(octokit, at, { ...r, headSha: pull.head.sha, summary }, [], r.findings);
 }
 
 /** The most severe diff findings go inline (up to the cap); the rest are listed in the body. */

@@ -71,12 +71,38 @@ export const payloadSchemas = {
 } as const;
 
 export type HandledEvent = keyof typeof payloadSchemas;
+
+/**
+ * The delivery could not be stored (Redis down, a full disk). Answered 503 (the webhook
+ * middleware answers an error's `status`): GitHub shows the delivery as failed, where an
+ * operator can redeliver it, and reconciliation finds labelled issues without a run later.
+ * Never 2xx: nothing is acknowledged that was not stored.
+ */
+export class NotStored extends Error {
+  readonly status = 503;
+  constructor(cause: unknown) {
+    super(`delivery not stored: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = "NotStored";
+  }
+}
+
+/** `fn` with its failures turned into `NotStored`: for the storage an intake handler reads or writes. */
+export function storing<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (error) {
+      throw new NotStored(error);
+    }
+  };
+}
 type Handler<E extends HandledEvent> = (context: Context<E>) => Promise<void>;
 
 /**
  * `app.on` that answers a malformed delivery instead of crashing on it: the delivery is logged
  * with its id and what is wrong, acknowledged (2xx, since GitHub never redelivers a failure on
  * its own anyway) and has no effect. Several names share one handler, each checked by its own shape.
+ * A handler whose storage failed throws `NotStored`, answered 503.
  */
 export function onWellFormed(app: Probot) {
   return <E extends HandledEvent>(events: E | E[], handler: Handler<E>): void => {
@@ -89,7 +115,12 @@ export function onWellFormed(app: Probot) {
           context.log.warn({ deliveryId: context.id, event, problems }, "ignored: malformed delivery payload");
           return;
         }
-        await handler(context);
+        try {
+          await handler(context);
+        } catch (error) {
+          if (error instanceof NotStored) context.log.warn({ deliveryId: context.id, event, err: error.cause }, "delivery not stored; answered 503");
+          throw error;
+        }
       });
     }
   };

@@ -1,10 +1,20 @@
 import { terminalPhases, type Effect, type Event, type Run } from "../domain/index.js";
-import type { InboxEntry, RunStore } from "../store/run-store.js";
-import { decide, type MachineSettings } from "./machine.js";
+import type { RunStore } from "../store/run-store.js";
+import { LocalLeases, leaseDefaults, type Leases } from "../store/leases.js";
+import { Inbox } from "./inbox.js";
+import { decide, type Decision, type MachineSettings } from "./machine.js";
 import { executeEffect, type EffectContext } from "./effects/index.js";
 
-/** Tries of one delivery before it is set aside so the ones after it go on. */
-export const maxDeliveryFailures = 3;
+/**
+ * Times one event is decided again after its save was refused (another holder saved first, or
+ * this one's lock ran out). Each try reads fresh notes; more than a few means the lock cannot be
+ * kept at all (Redis unreachable, a lease shorter than a save), which is an error to report.
+ */
+export const maxStaleDecisions = 5;
+
+const effectLease = (key: string) => `effect:${key}`;
+
+export { maxDeliveryFailures } from "./inbox.js";
 
 export interface EngineLog {
   info(obj: object, msg: string): void;
@@ -16,15 +26,16 @@ export interface EngineLog {
  * The imperative shell around `decide`: load the notes, journal the event, decide, save,
  * and only then perform the effects. Effect answers come back through `submit`.
  * GitHub effects of one run go one at a time, in order; jobs run side by side.
+ * With several replicas, an effect and a delivery are each claimed (a lease) before they are
+ * acted on, so one replica at a time does; saves are fenced by the run lock (see `submit`).
  */
 export class Engine {
   private readonly inFlight = new Set<string>();
   private readonly tasks = new Set<Promise<void>>();
   private readonly githubChains = new Map<string, Promise<void>>();
   private stopped = false;
-  private draining: Promise<void> | undefined;
-  private drainAgain = false;
-  private readonly deliveryFailures = new Map<string, number>();
+  private readonly leases: Leases;
+  private readonly inbox: Inbox;
 
   constructor(
     private readonly deps: {
@@ -35,25 +46,33 @@ export class Engine {
       now?: () => Date;
       /** Pause before a failed delivery is tried again (tests shorten it). */
       inboxRetryMs?: number;
+      /** Claims shared with the other replicas; one process alone (the default) needs no more than a set. */
+      leases?: Leases;
     },
-  ) {}
-
-  /** Take one event: durable in the journal and the notes before any effect starts. */
-  async submit(event: Event): Promise<void> {
-    const { store, settings, log } = this.deps;
-    const decided = await store.withRunLock(event.runId, async () => {
-      const before = await store.load(event.runId);
-      const decision = decide(before, event, settings);
-      await store.appendJournal(event.runId, {
-        at: event.at,
-        event,
-        effects: decision.effects.map((e) => e.key),
-        phase: decision.run?.phase ?? null,
-        ...(decision.note !== undefined && { note: decision.note }),
-      });
-      if (decision.run && decision.run !== before) await store.save(decision.run);
-      return decision;
+  ) {
+    this.leases = deps.leases ?? new LocalLeases();
+    this.inbox = new Inbox({
+      ...deps,
+      leases: this.leases,
+      submit: (event) => this.submit(event),
+      stopped: () => this.stopped,
     });
+  }
+
+  /**
+   * Take one event: durable in the journal and the notes before any effect starts. A save is
+   * refused when this holder's lock ran out meanwhile (a GC pause, a slow disk) and another
+   * holder saved newer notes: then the event is decided again from those, a bounded number of times.
+   */
+  async submit(event: Event): Promise<void> {
+    const { log } = this.deps;
+    let decided: Decision | "stale" = "stale";
+    for (let attempt = 1; decided === "stale"; attempt++) {
+      decided = await this.decideAndSave(event);
+      if (decided !== "stale") break;
+      log.warn({ runId: event.runId, event: event.type, attempt }, "run lock lost before the save; deciding again from the fresh notes");
+      if (attempt >= maxStaleDecisions) throw new Error(`run ${event.runId}: lock lost ${attempt} times while deciding ${event.type}`);
+    }
     if (decided.note) log.info({ runId: event.runId, event: event.type }, decided.note);
     if (decided.run && decided.run.phase !== undefined && decided.effects.length > 0) {
       log.info({ runId: event.runId, event: event.type, phase: decided.run.phase, effects: decided.effects.map((e) => e.kind) }, "decided");
@@ -62,9 +81,39 @@ export class Engine {
   }
 
   /**
-   * After a restart: perform every effect that was decided but never answered. A job that was
-   * running when the process died comes back as `transient: worker_lost`, so the retry policy
-   * (attempts, backoff, the same failure twice) decides about it like any other failure.
+   * One decision under the run lock, written only while the lock is still ours: the journal
+   * entry and the save each present the holding's token (the save also the version read), so a
+   * holder that lost its lock writes nothing more. The one gap, a lock lost between the two
+   * writes, leaves a journal entry whose notes were not saved, followed by the same event decided again.
+   */
+  private decideAndSave(event: Event): Promise<Decision | "stale"> {
+    const { store, settings } = this.deps;
+    return store.withRunLock(event.runId, async (hold) => {
+      const { run: before, version } = await store.loadVersioned(event.runId);
+      const decision = decide(before, event, settings);
+      if (hold.lost.aborted) return "stale";
+      const entry = {
+        at: event.at,
+        event,
+        effects: decision.effects.map((e) => e.key),
+        phase: decision.run?.phase ?? null,
+        ...(decision.note !== undefined && { note: decision.note }),
+      };
+      if ((await store.appendJournal(event.runId, entry, hold.token)) === "stale") return "stale";
+      if (decision.run && decision.run !== before) {
+        if (hold.lost.aborted) return "stale";
+        if ((await store.save(decision.run, { token: hold.token, version })) === "stale") return "stale";
+      }
+      return decision;
+    });
+  }
+
+  /**
+   * After a restart: perform every effect that was decided but never answered. For a job sent
+   * before the restart, the queue is the truth (DESIGN §2): one still waiting or running is
+   * waited for (the dispatch re-attaches to it, never sends a second copy), one that finished
+   * meanwhile is answered with its kept outcome, and only one the queue no longer has comes back
+   * as `transient: worker_lost`, for the retry policy to decide about like any other failure.
    */
   async resume(): Promise<number> {
     let resumed = 0;
@@ -74,20 +123,44 @@ export class Engine {
       for (const effect of run.pending) {
         resumed++;
         const waiting = effect.notBefore !== undefined && Date.parse(effect.notBefore) > this.clock().getTime();
-        if (effect.kind === "dispatchJob" && !waiting) {
-          await this.submit({
-            type: "job.failed",
-            runId,
-            at: this.now(),
-            key: effect.key,
-            jobId: effect.job.jobId,
-            failure: { class: "transient", reason: "worker_lost", detail: "the process running this job stopped before it finished" },
-            usage: [],
-            jitter: Math.random(),
-          });
+        if (effect.kind !== "dispatchJob" || waiting) {
+          this.launch(runId, effect);
           continue;
         }
-        this.launch(runId, effect);
+        const { jobId } = effect.job;
+        // Asked under the effect's claim: a replica that holds it is sending or awaiting the job
+        // right now, and a job it has not sent yet must not be called lost.
+        const lease = await this.leases.claim(effectLease(effect.key), leaseDefaults.effectMs);
+        if (!lease) continue;
+        let attach = false;
+        try {
+          // A queue that cannot be asked (Redis away) gets the job as a fresh dispatch: the
+          // dispatch's own failure path answers, and re-sending under the same id adds no copy.
+          const status = await this.deps.effects.queue.status(jobId).catch(() => ({ state: "running" as const }));
+          const answered = { runId, at: this.now(), key: effect.key, jobId };
+          if (status.state === "running" || status.state === "waiting") {
+            attach = true;
+          } else if (status.state === "done") {
+            const { outcome } = status;
+            await this.submit(
+              outcome.ok
+                ? { ...answered, type: "job.succeeded", output: outcome.output }
+                : { ...answered, type: "job.failed", failure: outcome.failure, usage: outcome.usage, jitter: Math.random() },
+            );
+          } else {
+            await this.submit({
+              ...answered,
+              type: "job.failed",
+              failure: { class: "transient", reason: "worker_lost", detail: "the process running this job stopped before it finished" },
+              usage: [],
+              jitter: Math.random(),
+            });
+          }
+        } finally {
+          await lease.release().catch(() => undefined);
+        }
+        // Launched after the claim is let go: the dispatch claims it again for as long as it waits.
+        if (attach) this.launch(runId, effect);
       }
       if (run.pending.length === 0 && !terminalPhases.includes(run.phase)) {
         this.deps.log.warn({ runId, phase: run.phase }, "run has nothing pending but is not finished");
@@ -98,14 +171,16 @@ export class Engine {
 
   /**
    * Launch pending effects that nothing is performing: an answer whose submit failed (a lock
-   * timeout, a full disk) leaves its effect pending with no task behind it. The monitor calls this.
+   * timeout, a full disk) leaves its effect pending with no task behind it, and a replica that
+   * died leaves its effects claimed until the claims expire. Only unclaimed effects are launched
+   * (one a replica is performing right now is not). The monitor's leader calls this.
    */
   async reviveOrphans(): Promise<number> {
     let revived = 0;
     for (const runId of await this.deps.store.listActiveRuns()) {
       const run = await this.deps.store.load(runId);
       for (const effect of run?.pending ?? []) {
-        if (this.inFlight.has(effect.key)) continue;
+        if (this.inFlight.has(effect.key) || (await this.leases.held(effectLease(effect.key)))) continue;
         this.deps.log.warn({ runId, key: effect.key }, "pending effect had no task; launching it again");
         this.launch(runId, effect);
         revived++;
@@ -126,72 +201,9 @@ export class Engine {
     }
   }
 
-  /**
-   * Turn persisted deliveries into events, in arrival order; each is taken once, even across
-   * restarts. One drain runs at a time (a wake during it asks for one more pass), so no delivery
-   * is submitted twice. A delivery that throws does not hold up the ones after it: it is tried
-   * again after a pause, and after `maxDeliveryFailures` it is set aside, kept for an operator.
-   */
+  /** Turn persisted deliveries into events (see inbox.ts). */
   drainInbox(): Promise<void> {
-    if (this.draining) {
-      this.drainAgain = true;
-      return this.draining;
-    }
-    this.draining = (async () => {
-      let failed = false;
-      do {
-        this.drainAgain = false;
-        failed = false;
-        for (const entry of await this.deps.store.pendingDeliveries()) {
-          if (this.stopped) return;
-          if (!(await this.take(entry))) failed = true;
-        }
-      } while (this.drainAgain && !this.stopped);
-      if (failed && !this.stopped) {
-        // Tried again after a pause rather than at once: the cause (a lock, a disk) may pass.
-        setTimeout(() => void this.drainInbox().catch(() => undefined), this.deps.inboxRetryMs ?? 2_000).unref();
-      }
-    })().finally(() => (this.draining = undefined));
-    return this.draining;
-  }
-
-  private async take(entry: InboxEntry): Promise<boolean> {
-    const { store, log } = this.deps;
-    try {
-      await this.submit({ ...entry.event, delivery: entry.deliveryId });
-      await store.markDeliveryTaken(entry.deliveryId);
-      this.deliveryFailures.delete(entry.deliveryId);
-      return true;
-    } catch (error) {
-      const failures = (this.deliveryFailures.get(entry.deliveryId) ?? 0) + 1;
-      this.deliveryFailures.set(entry.deliveryId, failures);
-      const message = error instanceof Error ? error.message : String(error);
-      log.error({ deliveryId: entry.deliveryId, runId: entry.event.runId, event: entry.event.type, failures, err: error }, "delivery failed");
-      if (failures < maxDeliveryFailures) return false;
-      await store.setDeliveryAside(entry.deliveryId, message);
-      this.deliveryFailures.delete(entry.deliveryId);
-      log.error({ deliveryId: entry.deliveryId, runId: entry.event.runId, event: entry.event.type, error: message }, "delivery set aside after repeated failures");
-      await this.answerSetAside(entry).catch((err: unknown) => log.warn({ deliveryId: entry.deliveryId, err }, "could not tell the sender"));
-      return true;
-    }
-  }
-
-  /** A person who steered or labelled is told their request was not acted on, where they made it. */
-  private async answerSetAside(entry: InboxEntry): Promise<void> {
-    const event = entry.event;
-    const person = "by" in event ? event.by : event.type === "run.requested" ? event.sender : undefined;
-    if (!person) return;
-    const run = await this.deps.store.load(event.runId).catch(() => undefined);
-    const installationId = event.type === "run.requested" ? event.repo.installationId : run?.repo.installationId;
-    const m = /^([^/]+)\/([^#]+)#(\d+)$/.exec(event.runId);
-    if (installationId === undefined || !m) return;
-    const issueNumber = ("issueNumber" in event && event.issueNumber) || Number(m[3]);
-    const what = event.type === "command.received" ? `\`/${event.command}\`` : event.type === "run.requested" ? "the label" : "your change";
-    const body =
-      `@${person} Shopfloor could not act on ${what}: handling it failed ${maxDeliveryFailures} times, so it was set aside ` +
-      `(delivery \`${entry.deliveryId}\`) and the operator has the error in the log. Nothing else is held up; try again later.`;
-    const octokit = await this.deps.effects.octokitFor(installationId);
-    await octokit.rest.issues.createComment({ owner: m[1]!, repo: m[2]!, issue_number: issueNumber, body: this.deps.effects.redact?.(body) ?? body });
+    return this.inbox.drain();
   }
 
   /** Resolves when no effect is running (for tests and graceful shutdown). */
@@ -210,16 +222,14 @@ export class Engine {
       const wait = effect.notBefore === undefined ? 0 : Date.parse(effect.notBefore) - this.clock().getTime();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (this.stopped) return;
-      const run = await this.deps.store.load(runId);
-      if (!run || !run.pending.some((e) => e.key === effect.key)) return;
-      const answer = superseded(run, effect)
-        ? { type: "comment.upserted" as const }
-        : await executeEffect(run, effect, this.deps.effects);
-      if (answer.type === "effect.failed") {
-        this.deps.log.warn({ runId, effect: effect.kind, key: effect.key, failure: answer.failure }, "effect failed");
+      // Held until the answer is saved: another replica performing it now makes this launch a no-op.
+      const lease = await this.leases.claim(effectLease(effect.key), leaseDefaults.effectMs);
+      if (!lease) return;
+      try {
+        await this.performClaimed(runId, effect);
+      } finally {
+        await lease.release().catch((err: unknown) => this.deps.log.warn({ runId, key: effect.key, err }, "effect claim not released; it expires"));
       }
-      if (this.stopped) return;
-      await this.submitWithRetry({ ...answer, runId, at: this.now(), key: effect.key } as Event);
     };
     let task: Promise<void>;
     if (effect.kind === "dispatchJob" || effect.kind === "stopJobs" || effect.kind === "readCi") {
@@ -237,6 +247,18 @@ export class Engine {
         this.tasks.delete(tracked);
       });
     this.tasks.add(tracked);
+  }
+
+  /** Notes read after the claim: an effect answered meanwhile (by any replica) is not pending any more. */
+  private async performClaimed(runId: string, effect: Effect): Promise<void> {
+    const run = await this.deps.store.load(runId);
+    if (!run || !run.pending.some((e) => e.key === effect.key)) return;
+    const answer = superseded(run, effect) ? { type: "comment.upserted" as const } : await executeEffect(run, effect, this.deps.effects);
+    if (answer.type === "effect.failed") {
+      this.deps.log.warn({ runId, effect: effect.kind, key: effect.key, failure: answer.failure }, "effect failed");
+    }
+    if (this.stopped) return;
+    await this.submitWithRetry({ ...answer, runId, at: this.now(), key: effect.key } as Event);
   }
 
   private clock(): Date {

@@ -56,12 +56,18 @@ export interface MonitorDeps {
   /** Removes a pruned run's worktrees, keeping any with unpushed commits. */
   cleanWorkspace?: CleanWorkspace;
   now?: () => number;
+  /**
+   * With several replicas, whether this one leads: only the leader sweeps, reconciles, revives
+   * and prunes, so two replicas never feed the same stall or reconciled request. Absent: always.
+   */
+  leads?: () => Promise<boolean>;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
 /**
  * The deterministic sweep: reads notes, progress and the queue, and feeds events to the engine.
  * It makes no model call and decides nothing itself: the machine decides what a stall means.
+ * One replica at a time sweeps (`leads`).
  */
 export class Monitor {
   private timer: NodeJS.Timeout | undefined;
@@ -113,6 +119,7 @@ export class Monitor {
   }
 
   private async pass(): Promise<number> {
+    if (this.deps.leads && !(await this.deps.leads())) return 0;
     const now = this.deps.now?.() ?? Date.now();
     const events: Event[] = [];
     let fed = 0;

@@ -62,12 +62,14 @@ export async function pruneRuns(deps: PruneDeps): Promise<number> {
   let pruned = 0;
   for (const runId of await store.listPrunableRuns(new Date(cutoffMs).toISOString())) {
     try {
-      const outcome = await store.withRunLock(runId, async () => {
-        const run = await store.load(runId);
+      const outcome = await store.withRunLock(runId, async (hold) => {
+        const { run, version } = await store.loadVersioned(runId);
         if (!run) return "gone";
+        // Fenced like every save: a pass that lost the run's lock writes nothing.
+        const fence = { token: hold.token, version };
         if (!isPrunable(run, cutoffMs)) {
           // The index entry was stale (a kill mid-save): saving the same notes rewrites it from them.
-          await store.save(run);
+          await store.save(run, fence);
           return "kept";
         }
         const kept = (await deps.cleanWorkspace?.(run))?.kept ?? [];
@@ -75,8 +77,7 @@ export async function pruneRuns(deps: PruneDeps): Promise<number> {
           log.warn({ runId, kept }, "finished run kept: its worktrees hold commits that were never pushed; remove them by hand once saved");
           return "kept";
         }
-        await store.pruneRun(compactRun(run));
-        return "pruned";
+        return (await store.pruneRun(compactRun(run), fence)) === "written" ? "pruned" : "kept";
       });
       if (outcome === "pruned") pruned++;
     } catch (err) {

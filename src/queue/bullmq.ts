@@ -1,19 +1,13 @@
-import { Job as BullJob, Queue, QueueEvents, QueueEventsProducer, Worker, type ConnectionOptions, type QueueEventsListener } from "bullmq";
-import { classifyFailure, JobOutcomeSchema, JobSchema, type Job, type JobOutcome } from "../domain/index.js";
-import type { JobHandler, JobQueue } from "./job-queue.js";
-
+import { Job as BullJob, Queue, QueueEvents, QueueEventsProducer, type ConnectionOptions } from "bullmq";
 import type { Redis } from "ioredis";
+import { classifyFailure, JobSchema, type Job, type JobOutcome } from "../domain/index.js";
+import { readBullHealth } from "./bull-health.js";
+import { CANCEL_EVENT, DEFAULT_QUEUE_NAME, fromBullId, parseOutcome, STOPPED_TTL_SECONDS, stoppedKey, toBullId } from "./bull-shared.js";
+import type { JobQueue, JobStatus, QueueHealth } from "./job-queue.js";
 
 export type { ConnectionOptions } from "bullmq";
-
-/** One queue name shared by orchestrator and runner nodes. */
-export const DEFAULT_QUEUE_NAME = "shopfloor-jobs";
-/** The custom event runners listen on to abort a job (see `BullJobQueue.cancel`). */
-const CANCEL_EVENT = "shopfloor:cancel";
-
-interface CancelListener extends QueueEventsListener {
-  [CANCEL_EVENT]: (args: { jobId?: string; reason?: string }, id: string) => void;
-}
+export { DEFAULT_QUEUE_NAME, toBullId } from "./bull-shared.js";
+export { startRunner, type Runner, type RunnerOptions } from "./runner-node.js";
 
 export interface BullJobQueueOptions {
   connection: ConnectionOptions;
@@ -30,6 +24,8 @@ export interface BullJobQueueOptions {
  * with `jobId` = our stable job id, so a re-sent job — from this node or another — is the same
  * BullMQ job and runs once. `run` resolves when the job completes; a job BullMQ gives up on
  * (stalled past the runners' `maxStalledCount`, or failed) resolves as `transient: worker_lost`.
+ * A job sent again while it waits or runs (after this node restarted) is not added twice: `run`
+ * attaches to it and answers its outcome.
  */
 export class BullJobQueue implements JobQueue {
   private readonly queue: Queue;
@@ -48,6 +44,8 @@ export class BullJobQueue implements JobQueue {
       // BullMQ would only repeat a stall; the engine's retry policy decides instead.
       defaultJobOptions: { attempts: 1, removeOnComplete: { age }, removeOnFail: { age } },
     });
+    // Every job this node waits on listens for the queue's closing: as many listeners as jobs in flight.
+    this.queue.setMaxListeners(0);
     this.events = new QueueEvents(name, { connection: opts.connection });
     this.producer = new QueueEventsProducer(name, { connection: opts.connection });
     // `startedAt` must answer synchronously, so it follows the event stream instead of asking Redis.
@@ -108,6 +106,26 @@ export class BullJobQueue implements JobQueue {
     return parseOutcome(returned, job.jobId);
   }
 
+  async status(jobId: string): Promise<JobStatus> {
+    await this.ready;
+    const bullId = toBullId(jobId);
+    const state = await this.queue.getJobState(bullId);
+    if (state === "active") return { state: "running" };
+    if (state === "waiting" || state === "delayed" || state === "prioritized" || state === "waiting-children") return { state: "waiting" };
+    if (state === "completed") {
+      const job = await BullJob.fromId(this.queue, bullId);
+      // Removed between the two reads (its keep-time ran out): as gone as if never kept.
+      return job ? { state: "done", outcome: parseOutcome(job.returnvalue, jobId) } : { state: "gone" };
+    }
+    // Failed (stalled past the allowed count) or unknown (never added, or expired).
+    return { state: "gone" };
+  }
+
+  async health(): Promise<QueueHealth> {
+    await this.ready;
+    return readBullHealth(this.queue);
+  }
+
   /** Jobs this node is waiting on (queued or running); jobs other orchestrator nodes sent are not counted. */
   size(): number {
     return this.inFlight.size;
@@ -138,105 +156,6 @@ export class BullJobQueue implements JobQueue {
   async close(): Promise<void> {
     await Promise.allSettled([this.producer.close(), this.events.close(), this.queue.close()]);
   }
-}
-
-export interface RunnerOptions {
-  connection: ConnectionOptions;
-  handler: JobHandler;
-  concurrency: number;
-  queueName?: string;
-  /**
-   * A runner holds each job's lock for this long and renews it at half that; a runner that dies
-   * stops renewing, so its job is found stalled within about `lockDurationMs + stalledIntervalMs`.
-   * Default 30 s (BullMQ's).
-   */
-  lockDurationMs?: number;
-  /** How often each runner looks for stalled jobs. Default 30 s (BullMQ's). */
-  stalledIntervalMs?: number;
-  /** How many times a stalled job goes back to the queue before it fails (→ `worker_lost`). Default 1. */
-  maxStalledCount?: number;
-}
-
-export interface Runner {
-  /** The BullMQ worker, for tests that simulate a runner's death with `worker.close(true)`. */
-  readonly worker: Worker;
-  close(): Promise<void>;
-}
-
-/** A runner node: takes jobs from the queue and runs them through `handler`, `concurrency` at once. */
-export function startRunner(opts: RunnerOptions): Runner {
-  const name = opts.queueName ?? DEFAULT_QUEUE_NAME;
-  const worker = new Worker(
-    name,
-    async (bullJob, _token, signal): Promise<JobOutcome> => {
-      const parsed = JobSchema.safeParse(bullJob.data);
-      if (!parsed.success) {
-        return {
-          ok: false,
-          failure: { class: "permanent", reason: "bug", detail: `job ${bullJob.id} is not a Job: ${parsed.error.message}` },
-          usage: [],
-        };
-      }
-      const stopped = await ((await worker.client) as unknown as Redis).get(stoppedKey(worker, bullJob.id ?? "")).catch(() => null);
-      if (stopped !== null) {
-        return { ok: false, failure: { class: "transient", reason: "worker_lost", detail: `stopped before it started: ${stopped}` }, usage: [] };
-      }
-      let outcome: unknown;
-      try {
-        outcome = await opts.handler(parsed.data, signal ?? new AbortController().signal);
-      } catch (error) {
-        return { ok: false, failure: classifyFailure(error), usage: [] };
-      }
-      return parseOutcome(outcome, parsed.data.jobId);
-    },
-    {
-      connection: opts.connection,
-      concurrency: opts.concurrency,
-      lockDuration: opts.lockDurationMs ?? 30_000,
-      stalledInterval: opts.stalledIntervalMs ?? 30_000,
-      maxStalledCount: opts.maxStalledCount ?? 1,
-    },
-  );
-  worker.on("error", () => undefined);
-  const cancels = new QueueEvents(name, { connection: opts.connection });
-  cancels.on("error", () => undefined);
-  cancels.on<CancelListener, typeof CANCEL_EVENT>(CANCEL_EVENT, (args) => {
-    if (args.jobId) worker.cancelJob(args.jobId, args.reason);
-  });
-  return {
-    worker,
-    async close() {
-      await Promise.allSettled([cancels.close(), worker.close()]);
-    },
-  };
-}
-
-/** How long a stop mark waits for its job to be taken; a job waits no longer than a day. */
-const STOPPED_TTL_SECONDS = 24 * 60 * 60;
-/** The stop mark of a job, beside the queue's own keys. */
-const stoppedKey = (on: { keys: Record<string, string> }, bullId: string): string => `${on.keys[""]}stopped:${bullId}`;
-
-/** BullMQ refuses ':' in custom job ids, and ours are `<owner>/<repo>#<n>:<kind>:…`; '|' never occurs in them. */
-export const toBullId = (jobId: string): string => jobId.replace(/:/g, "|");
-const fromBullId = (bullId: string): string => bullId.replace(/\|/g, ":");
-
-/** An outcome that crossed Redis; a malformed one is a bug in a runner, not something to retry. */
-function parseOutcome(raw: unknown, jobId: string): JobOutcome {
-  let value = raw;
-  if (typeof value === "string") {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      // left as the string; the schema check below reports it
-    }
-  }
-  const parsed = JobOutcomeSchema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  return {
-    ok: false,
-    failure: { class: "permanent", reason: "bug", detail: `job ${jobId} answered an outcome that is not a JobOutcome: ${parsed.error.message}` },
-    usage: [],
-  };
 }
 
 /** A Redis stream id is `<ms>-<seq>`: the time the event was written. */

@@ -1,6 +1,7 @@
 import PQueue from "p-queue";
 import { classifyFailure, type Job, type JobOutcome } from "../domain/index.js";
-import type { JobHandler, JobQueue } from "./job-queue.js";
+import type { JobHandler, JobQueue, JobStatus, QueueHealth } from "./job-queue.js";
+import { runnerName } from "./runner-name.js";
 
 /**
  * The embedded runner pool: jobs run in this process, at most `concurrency` at once.
@@ -9,6 +10,8 @@ import type { JobHandler, JobQueue } from "./job-queue.js";
 export class LocalJobQueue implements JobQueue {
   private readonly queue: PQueue;
   private readonly inFlight = new Map<string, Promise<JobOutcome>>();
+  /** When each job in flight was submitted, for the age of the oldest waiting one. */
+  private readonly submittedAt = new Map<string, number>();
   private readonly running = new Map<string, { startedAt: number; controller: AbortController }>();
   /** Jobs stopped while they waited for a slot: they never start. */
   private readonly stoppedWaiting = new Map<string, string>();
@@ -52,9 +55,28 @@ export class LocalJobQueue implements JobQueue {
         (result) => result as JobOutcome,
         (error: unknown): JobOutcome => ({ ok: false, failure: classifyFailure(error), usage: [] }),
       )
-      .finally(() => this.inFlight.delete(job.jobId));
+      .finally(() => {
+        this.inFlight.delete(job.jobId);
+        this.submittedAt.delete(job.jobId);
+      });
     this.inFlight.set(job.jobId, outcome);
+    this.submittedAt.set(job.jobId, Date.now());
     return outcome;
+  }
+
+  /** Jobs live in this process only: after a restart every earlier job is gone. */
+  async status(jobId: string): Promise<JobStatus> {
+    if (this.running.has(jobId)) return { state: "running" };
+    return this.inFlight.has(jobId) ? { state: "waiting" } : { state: "gone" };
+  }
+
+  async health(): Promise<QueueHealth> {
+    const now = Date.now();
+    let oldest: number | undefined;
+    for (const [jobId, at] of this.submittedAt) {
+      if (!this.running.has(jobId) && (oldest === undefined || at < oldest)) oldest = at;
+    }
+    return { waiting: this.queue.size, oldestWaitingMs: oldest === undefined ? undefined : now - oldest, activeByRunner: { [runnerName()]: this.running.size } };
   }
 
   startedAt(jobId: string): number | undefined {

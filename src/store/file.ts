@@ -6,7 +6,23 @@ import { writeFileAtomic, appendLineDurably } from "./atomic.js";
 import { withFileLock } from "./lock.js";
 import { FileRunIndex } from "./file-index.js";
 import { IndexedNotesSchema, indexEntryOf, prKey, type IndexedNotes, type RunIndexEntry } from "./run-index.js";
-import { byArrival, type InboxEntry, type JournalEntry, type RunStore, type SetAsideEntry } from "./run-store.js";
+import {
+  byArrival,
+  type InboxEntry,
+  type JournalEntry,
+  type RunLockHold,
+  type RunStore,
+  type SetAsideEntry,
+  type VersionedRun,
+  type WriteOutcome,
+} from "./run-store.js";
+
+/**
+ * The file lock is held until its holder releases it or its process is gone (lock.ts): it has
+ * no lease that could run out under a paused holder, so every holding stays current and a
+ * fenced save never meets newer notes. Versions are therefore not kept: every read is version 0.
+ */
+const fileHold: RunLockHold = { token: "file-lock", lost: new AbortController().signal };
 
 /**
  * Runs as files: `runs/<owner>/<repo>/<issue>/run.json` plus `journal.jsonl`;
@@ -35,17 +51,23 @@ export class FileRunStore implements RunStore {
     return text === undefined ? undefined : RunSchema.parse(JSON.parse(text));
   }
 
-  async save(run: Run): Promise<void> {
+  async loadVersioned(runId: string): Promise<VersionedRun> {
+    return { run: await this.load(runId), version: 0 };
+  }
+
+  async save(run: Run): Promise<WriteOutcome> {
     await this.write(run, false);
+    return "written";
   }
 
   /** Journal and progress go first: a kill before the notes are compacted leaves the run a candidate, done again next pass. */
-  async pruneRun(compacted: Run): Promise<void> {
+  async pruneRun(compacted: Run): Promise<WriteOutcome> {
     this.seqs.delete(compacted.id);
     for (const name of ["journal.jsonl", "progress.json"]) {
       await unlink(join(this.dirOf(compacted.id), name)).catch(notFound);
     }
     await this.write(compacted, true);
+    return "written";
   }
 
   private async write(run: Run, compacted: boolean): Promise<void> {
@@ -91,12 +113,13 @@ export class FileRunStore implements RunStore {
     }
   }
 
-  async appendJournal(runId: string, entry: Omit<JournalEntry, "seq">): Promise<void> {
+  async appendJournal(runId: string, entry: Omit<JournalEntry, "seq">): Promise<WriteOutcome> {
     let seq = this.seqs.get(runId);
     if (seq === undefined) seq = (await this.journal(runId)).length;
     seq += 1;
     this.seqs.set(runId, seq);
     await appendLineDurably(join(this.dirOf(runId), "journal.jsonl"), JSON.stringify({ seq, ...entry }));
+    return "written";
   }
 
   async journal(runId: string): Promise<JournalEntry[]> {
@@ -153,10 +176,10 @@ export class FileRunStore implements RunStore {
     return Object.fromEntries(Object.entries(raw).map(([id, p]) => [id, JobProgressSchema.parse(p)]));
   }
 
-  async withRunLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
+  async withRunLock<T>(runId: string, fn: (hold: RunLockHold) => Promise<T>): Promise<T> {
     // In-process callers queue on a promise chain; other processes wait on the lock file.
     const previous = this.chains.get(runId) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => withFileLock(join(this.dirOf(runId), "lock"), fn));
+    const next = previous.catch(() => undefined).then(() => withFileLock(join(this.dirOf(runId), "lock"), () => fn(fileHold)));
     this.chains.set(runId, next);
     try {
       return await next;
@@ -230,6 +253,11 @@ export class FileRunStore implements RunStore {
 
   async setAsideDeliveries(): Promise<SetAsideEntry[]> {
     return byArrival(await this.readDeliveries("aside")) as SetAsideEntry[];
+  }
+
+  async isDeliveryPending(deliveryId: string): Promise<boolean> {
+    const text = await readFile(join(this.root, "deliveries", "pending", `${safe(deliveryId)}.json`), "utf8").catch(notFound);
+    return text !== undefined;
   }
 
   async markDeliveryTaken(deliveryId: string): Promise<void> {

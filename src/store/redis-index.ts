@@ -1,14 +1,23 @@
 import type { Redis } from "ioredis";
 import type { Run } from "../domain/index.js";
+import type { Fence, WriteOutcome } from "./run-store.js";
 import { IndexedNotesSchema, indexEntryOf, prKey, type RunIndexEntry } from "./run-index.js";
 
 /**
  * The notes and every index entry they call for, in one step: a reader never sees notes and
- * indexes disagree. KEYS: run, runs, active, watched, retained, prs, runpr, journal, progress.
- * ARGV: run id, notes, active, watched, PR key ("" none), retained since (ms, "" none), prune.
+ * indexes disagree. KEYS: run, runs, active, watched, retained, prs, runpr, journal, progress,
+ * lock, version. ARGV: run id, notes, active, watched, PR key ("" none), retained since (ms,
+ * "" none), prune, fence token ("" unfenced), fence version.
  * `runpr` remembers each run's PR key, so a PR the run no longer has leaves the PR index.
+ * A fenced save is refused (0) unless the run lock still holds the fence's token and the notes
+ * are still at the version the holder read: a holder paused past its lease writes nothing.
  */
 const SAVE_RUN = `
+if ARGV[8] ~= '' then
+  if redis.call('GET', KEYS[10]) ~= ARGV[8] then return 0 end
+  if tonumber(redis.call('GET', KEYS[11]) or '0') ~= tonumber(ARGV[9]) then return 0 end
+end
+redis.call('INCR', KEYS[11])
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
 if ARGV[3] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) else redis.call('SREM', KEYS[3], ARGV[1]) end
@@ -40,12 +49,18 @@ export class RedisRunIndex {
     private readonly key: (...parts: string[]) => string,
   ) {}
 
-  /** Saves the notes with their entries; `compacted` (a pruned run) also deletes journal and progress. */
-  async save(run: Run, compacted: boolean): Promise<void> {
+  /**
+   * Saves the notes with their entries; `compacted` (a pruned run) also deletes journal and
+   * progress. With a fence, "stale" when the lock or the version moved on (nothing is written).
+   */
+  async save(run: Run, compacted: boolean, fence?: Fence): Promise<WriteOutcome> {
     await this.ready();
     const entry = indexEntryOf(run, compacted);
-    const keys = [["run", run.id], ["runs"], ["active"], ["watched"], ["retained"], ["prs"], ["runpr"], ["journal", run.id], ["progress", run.id]];
-    await this.redis.eval(
+    const keys = [
+      ["run", run.id], ["runs"], ["active"], ["watched"], ["retained"], ["prs"], ["runpr"], ["journal", run.id], ["progress", run.id],
+      ["lock", run.id], ["version", run.id],
+    ];
+    const saved = await this.redis.eval(
       SAVE_RUN,
       keys.length,
       ...keys.map((parts) => this.key(...parts)),
@@ -56,7 +71,10 @@ export class RedisRunIndex {
       entry.pr ?? "",
       entry.retainedSince === undefined ? "" : String(retainedScore(entry.retainedSince)),
       compacted ? "1" : "0",
+      fence?.token ?? "",
+      String(fence?.version ?? 0),
     );
+    return saved === 1 ? "written" : "stale";
   }
 
   async list(kind: "active" | "watched"): Promise<string[]> {

@@ -1,8 +1,20 @@
-import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { EventSchema, JobProgressSchema, RunSchema, type JobProgress, type Run } from "../domain/index.js";
 import { RedisRunIndex } from "./redis-index.js";
-import { byArrival, type InboxEntry, type JournalEntry, type RunStore, type SetAsideEntry } from "./run-store.js";
+import { RedisLeases, RELEASE_CLAIM, claimToken, keepRenewed } from "./redis-leases.js";
+import { RedisTriggerLabelBook } from "./trigger-labels.js";
+import { verifyDurable } from "./redis-durable.js";
+import {
+  byArrival,
+  type Fence,
+  type InboxEntry,
+  type JournalEntry,
+  type RunLockHold,
+  type RunStore,
+  type SetAsideEntry,
+  type VersionedRun,
+  type WriteOutcome,
+} from "./run-store.js";
 
 export interface RedisRunStoreOptions {
   /** Prefix of every key, so several installations can share one Redis. Default `shopfloor:`. */
@@ -13,10 +25,19 @@ export interface RedisRunStoreOptions {
   lockPollMs?: number;
   /** How long a caller waits for a live holder before throwing. Default 30 s (as the file lock). */
   lockTimeoutMs?: number;
+  /**
+   * A command Redis has not answered after this long fails. Default 3 s: with Redis down a
+   * webhook must be answered 503 well inside GitHub's 10 s, not queued until it gives up.
+   */
+  commandTimeoutMs?: number;
 }
 
-/** `seq` is the journal's length after the push, computed inside Redis so two writers never share one. */
+/**
+ * `seq` is the journal's length after the push, computed inside Redis so two writers never share
+ * one. With a holder token (ARGV[3]) the entry is refused (0) unless the run lock is still theirs.
+ */
 const APPEND_JOURNAL = `
+if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[3] then return 0 end
 local seq = redis.call('LLEN', KEYS[1]) + 1
 local sep = ','
 if ARGV[1] == '}' then sep = '' end
@@ -32,21 +53,12 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
 end
 return 0`;
 
-/** Only the holder (by token) may release or renew: a lock that expired and was taken by another stays theirs. */
-const RELEASE_LOCK = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
-const RENEW_LOCK = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
-
-/** Policies under which Redis may drop our keys (run notes, journal, deliveries) when memory is full. */
-const SAFE_POLICY = "noeviction";
 
 /**
  * Runs in Redis (DESIGN §4): the run document is a JSON string, the journal a list, progress a
  * hash; deliveries are first-writer-wins keys with a pending and a taken set; the run lock is a
  * `SET NX PX` key with a random token, renewed while held and released by compare-and-delete.
+ * The token fences saves: notes carry a version, and a save is a compare-and-set of both.
  * The indexes (active, watched, retention, PR → run) are written with the notes (redis-index.ts).
  * Redis must persist with AOF and never evict — `connect` refuses to start otherwise.
  */
@@ -72,23 +84,12 @@ export class RedisRunStore implements RunStore {
 
   /** Connect and verify that Redis keeps what we write: AOF on, `maxmemory-policy noeviction`. */
   static async connect(url: string, opts: RedisRunStoreOptions = {}): Promise<RedisRunStore> {
-    const redis = new Redis(url, { lazyConnect: true });
+    const redis = new Redis(url, { lazyConnect: true, commandTimeout: opts.commandTimeoutMs ?? 3_000 });
+    // A lost connection shows as failed commands, each answered where it was made; ioredis reconnects by itself.
+    redis.on("error", () => undefined);
     try {
       await redis.connect();
-      const policy = await configValue(redis, "maxmemory-policy");
-      if (policy !== SAFE_POLICY) {
-        throw new Error(
-          `Redis at ${redact(url)} has maxmemory-policy "${policy}": it may evict run notes and deliveries. ` +
-            `Shopfloor requires "${SAFE_POLICY}" (CONFIG SET maxmemory-policy ${SAFE_POLICY}).`,
-        );
-      }
-      const appendonly = await configValue(redis, "appendonly");
-      if (appendonly !== "yes") {
-        throw new Error(
-          `Redis at ${redact(url)} has appendonly "${appendonly}": a restart would lose run notes. ` +
-            `Shopfloor requires AOF persistence (CONFIG SET appendonly yes).`,
-        );
-      }
+      await verifyDurable(redis, url);
     } catch (error) {
       redis.disconnect();
       throw error;
@@ -105,12 +106,27 @@ export class RedisRunStore implements RunStore {
     return text === null ? undefined : RunSchema.parse(JSON.parse(text));
   }
 
-  async save(run: Run): Promise<void> {
-    await this.index.save(run, false);
+  async loadVersioned(runId: string): Promise<VersionedRun> {
+    const [text, version] = await this.redis.mget(this.key("run", runId), this.key("version", runId));
+    return { run: text == null ? undefined : RunSchema.parse(JSON.parse(text)), version: Number(version ?? 0) };
   }
 
-  async pruneRun(compacted: Run): Promise<void> {
-    await this.index.save(compacted, true);
+  save(run: Run, fence?: Fence): Promise<WriteOutcome> {
+    return this.index.save(run, false, fence);
+  }
+
+  /** Claims shared by the replicas on this Redis: effects, deliveries, the monitor's leadership. */
+  leases(): RedisLeases {
+    return new RedisLeases(this.redis, (name) => this.key("lease", name));
+  }
+
+  /** Trigger labels every replica reads (see trigger-labels.ts). */
+  triggerLabelBook(): RedisTriggerLabelBook {
+    return new RedisTriggerLabelBook(this.redis, this.key("trigger-labels"));
+  }
+
+  pruneRun(compacted: Run, fence?: Fence): Promise<WriteOutcome> {
+    return this.index.save(compacted, true, fence);
   }
 
   listActiveRuns(): Promise<string[]> {
@@ -129,9 +145,11 @@ export class RedisRunStore implements RunStore {
     return this.index.retainedBefore(before);
   }
 
-  async appendJournal(runId: string, entry: Omit<JournalEntry, "seq">): Promise<void> {
+  async appendJournal(runId: string, entry: Omit<JournalEntry, "seq">, holder?: string): Promise<WriteOutcome> {
     const body = JSON.stringify(entry).slice(1);
-    await this.redis.eval(APPEND_JOURNAL, 2, this.key("journal", runId), this.key("runs"), body, runId);
+    const keys = [this.key("journal", runId), this.key("runs"), this.key("lock", runId)];
+    const seq = await this.redis.eval(APPEND_JOURNAL, keys.length, ...keys, body, runId, holder ?? "");
+    return seq === 0 ? "stale" : "written";
   }
 
   async journal(runId: string): Promise<JournalEntry[]> {
@@ -162,7 +180,7 @@ export class RedisRunStore implements RunStore {
     return Object.fromEntries(Object.entries(raw).map(([id, p]) => [id, JobProgressSchema.parse(JSON.parse(p))]));
   }
 
-  async withRunLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
+  async withRunLock<T>(runId: string, fn: (hold: RunLockHold) => Promise<T>): Promise<T> {
     // In-process callers queue on a promise chain; other processes wait on the Redis key.
     const previous = this.chains.get(runId) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(() => this.withRedisLock(runId, fn));
@@ -174,9 +192,9 @@ export class RedisRunStore implements RunStore {
     }
   }
 
-  private async withRedisLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
+  private async withRedisLock<T>(runId: string, fn: (hold: RunLockHold) => Promise<T>): Promise<T> {
     const key = this.key("lock", runId);
-    const token = `${process.pid}:${randomBytes(8).toString("hex")}`;
+    const token = claimToken();
     const started = Date.now();
     while ((await this.redis.set(key, token, "PX", this.lockTtlMs, "NX")) !== "OK") {
       if (Date.now() - started > this.lockTimeoutMs) {
@@ -184,16 +202,14 @@ export class RedisRunStore implements RunStore {
       }
       await new Promise((r) => setTimeout(r, this.lockPollMs));
     }
-    // Renew while `fn` runs, so a slow holder keeps the lock and only a dead one loses it.
-    const renew = setInterval(() => {
-      this.redis.eval(RENEW_LOCK, 1, key, token, String(this.lockTtlMs)).catch(() => undefined);
-    }, Math.max(1, Math.floor(this.lockTtlMs / 3)));
-    renew.unref();
+    // Renewed while `fn` runs, so a slow holder keeps the lock and only a dead one loses it; a
+    // paused one (GC, slow disk) may lose it all the same, which `lost` and the fence tell it.
+    const renewal = keepRenewed(this.redis, key, token, this.lockTtlMs);
     try {
-      return await fn();
+      return await fn({ token, lost: renewal.lost });
     } finally {
-      clearInterval(renew);
-      await this.redis.eval(RELEASE_LOCK, 1, key, token).catch(() => undefined);
+      renewal.stop();
+      await this.redis.eval(RELEASE_CLAIM, 1, key, token).catch(() => undefined);
     }
   }
 
@@ -241,6 +257,10 @@ export class RedisRunStore implements RunStore {
     return byArrival(await this.readDeliveries(await this.redis.smembers(this.key("deliveries", "aside")))) as SetAsideEntry[];
   }
 
+  async isDeliveryPending(deliveryId: string): Promise<boolean> {
+    return (await this.redis.sismember(this.key("deliveries", "pending"), deliveryId)) === 1;
+  }
+
   async markDeliveryTaken(deliveryId: string): Promise<void> {
     // The delivery key stays, so a redelivery of a taken id is still refused by `putDelivery`.
     await this.redis.smove(this.key("deliveries", "pending"), this.key("deliveries", "taken"), deliveryId);
@@ -248,31 +268,5 @@ export class RedisRunStore implements RunStore {
 
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
-  }
-}
-
-async function configValue(redis: Redis, name: string): Promise<string> {
-  let reply: unknown;
-  try {
-    reply = await redis.config("GET", name);
-  } catch (error) {
-    throw new Error(
-      `cannot read Redis setting ${name} (CONFIG GET refused: ${(error as Error).message}); ` +
-        `Shopfloor must verify AOF and noeviction before it trusts Redis with run notes.`,
-    );
-  }
-  const pair = reply as string[];
-  if (pair.length < 2) throw new Error(`Redis did not report setting ${name}`);
-  return String(pair[1]);
-}
-
-/** A URL for an error message, without its password. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "(unparseable REDIS_URL)";
   }
 }

@@ -1,3 +1,4 @@
+import { emptyHealth, goneStatus } from "./queue-fakes.js";
 import { RunSchema, defaultRepoConfig, type Phase, type Run } from "../../src/domain/index.js";
 import type { JobQueue } from "../../src/queue/job-queue.js";
 import type { RunStore } from "../../src/store/run-store.js";
@@ -45,6 +46,8 @@ export const idleQueue: JobQueue = {
   startedAt: () => undefined,
   cancel: () => false,
   close: () => Promise.resolve(),
+  status: goneStatus,
+  health: emptyHealth,
 };
 
 export const quietLog = { info() {}, warn() {}, error() {} };

@@ -1,3 +1,4 @@
+import { emptyHealth, goneStatus } from "./queue-fakes.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -81,6 +82,8 @@ class IdleQueue implements JobQueue {
     return false;
   }
   async close(): Promise<void> {}
+  status = goneStatus;
+  health = emptyHealth;
 }
 
 async function inboxEngine(breakRun?: string) {

@@ -1,3 +1,4 @@
+import { emptyHealth, goneStatus } from "./queue-fakes.js";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -130,6 +131,8 @@ class ScriptedQueue implements JobQueue {
     return 0;
   }
   async close(): Promise<void> {}
+  status = goneStatus;
+  health = emptyHealth;
 }
 
 /**

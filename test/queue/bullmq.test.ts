@@ -1,80 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Job, JobOutcome } from "../../src/domain/index.js";
-import { BullJobQueue, startRunner, type Runner } from "../../src/queue/bullmq.js";
-import type { JobHandler } from "../../src/queue/job-queue.js";
-import { startRedis, type RedisServer } from "../kit/redis.js";
+import { bullKit, deferred, planJob, planned } from "./bull-kit.js";
 
-let server: RedisServer;
-let opened: { close(): Promise<void> }[] = [];
-let queues = 0;
-
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterEach(async () => {
-  await Promise.allSettled(opened.reverse().map((o) => o.close()));
-  opened = [];
-});
-afterAll(async () => {
-  await server?.stop();
-});
-
-/** Short leases, so a dead runner's job is found stalled within about a second. */
-const lease = { lockDurationMs: 600, stalledIntervalMs: 300 };
-
-function names() {
-  const queueName = `q${++queues}`;
-  const connection = { url: server.url };
-  return {
-    queue: () => track(new BullJobQueue({ connection, queueName })),
-    runner: (handler: JobHandler, more: { maxStalledCount?: number } = {}): Runner => {
-      const r = startRunner({ connection, queueName, handler, concurrency: 2, ...lease, ...more });
-      // Forced first: a failed test may leave a handler that never returns, and a graceful close waits for it.
-      track({ close: () => r.worker.close(true).then(() => r.close()) });
-      return r;
-    },
-  };
-}
-
-function track<T extends { close(): Promise<void> }>(o: T): T {
-  opened.push(o);
-  return o;
-}
-
-function planJob(jobId: string): Job {
-  return {
-    kind: "plan",
-    jobId,
-    runId: "octo/app#7",
-    repo: { owner: "octo", name: "app", installationId: 42 },
-    attempt: 1,
-    defaultBranch: "main",
-    issue: { number: 7, title: "Add farewell()", body: "Please." },
-  };
-}
-
-function planned(summary: string): JobOutcome {
-  return {
-    ok: true,
-    output: {
-      kind: "plan",
-      baseSha: "base0",
-      usage: [],
-      plan: {
-        summary,
-        risk: "low",
-        subtasks: [{ id: "impl", role: "generate", title: "Implement", brief: "Write it", files: ["a.js"], dependsOn: [], assertions: ["A1"] }],
-        contract: { assertions: [{ id: "A1", text: "it works", check: { kind: "command", command: "npm test" } }] },
-      },
-    },
-  };
-}
-
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
+const { names } = bullKit();
 
 describe("BullJobQueue with a runner from startRunner", () => {
   it("runs a job end to end and answers its outcome, with the time it started", async () => {
