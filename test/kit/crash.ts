@@ -476,7 +476,7 @@ function statelessTurn(req: RecordedRequest): Turn {
  * Every model the scenario can reach: the routes its config names or defaults to (reviewers
  * included) and the role cards' defaults. Read, not listed, so new defaults need no edit here.
  */
-async function scenarioModels(): Promise<string[]> {
+export async function scenarioModels(): Promise<string[]> {
   const parsed = parseRepoConfig(parseYaml(configYaml));
   const texts = [JSON.stringify(parsed.ok ? parsed.config : {})];
   const agents = join(root, "agents");
@@ -486,7 +486,7 @@ async function scenarioModels(): Promise<string[]> {
   return [...models];
 }
 
-function statelessScript(models: string[], copies: number): ModelScript {
+export function statelessScript(models: string[], copies: number): ModelScript {
   return Object.fromEntries(models.map((model) => [model, Array.from({ length: copies }, () => statelessTurn)]));
 }
 
