@@ -28,7 +28,12 @@ import { intakeStatus } from "./intake/status.js";
 import { deprecationNotice } from "./models/deprecated.js";
 import type { InstallationOctokit } from "./github/octokit.js";
 import { healthHandler } from "./dashboard/health.js";
-import { metricsHandler } from "./dashboard/metrics.js";
+import { Meter, metricsHandler } from "./dashboard/metrics.js";
+import { mountMissionControl } from "./dashboard/mount.js";
+import { watchWebhookLatency } from "./dashboard/webhook-latency.js";
+import { meteredQueue, jobRole, jobVerdict, outcomeUsage } from "./queue/metered.js";
+import { meterRequests, requestMeterPlugin, type GitHubRequest } from "./github/request-meter.js";
+import { intakeMissionControl } from "./intake/mission-control.js";
 import { FileTriggerLabelBook, TriggerLabels, type TriggerLabelBook } from "./store/trigger-labels.js";
 import { Leadership, LocalLeases, type Leases } from "./store/leases.js";
 import { formatTrace } from "./store/format-trace.js";
@@ -38,6 +43,8 @@ export interface Shopfloor {
   monitor: Monitor;
   settings: Settings;
   store: RunStore;
+  /** Ends Mission Control's live streams, so the server can close. */
+  closeLive(): void;
 }
 
 /** Where state lives: the runs, the queue, the claims replicas share, and the trigger labels. */
@@ -82,6 +89,14 @@ function progressTo(store: RunStore, app: Probot) {
     void store.recordProgress(runId, progress).catch((err: unknown) => app.log.warn({ err, runId }, "progress not recorded"));
 }
 
+/** One per process: Prometheus counters live as long as the process, whichever app instance counts. */
+export const meter = new Meter();
+const countRequest = (r: GitHubRequest) => meter.countGitHubRequest(r.method, r.status, r.rateLimitRemaining, r.rateLimitResource);
+/** For the Octokit class Probot builds every client from (`shopfloor serve`): every GitHub request is counted. */
+export const meteredOctokit = requestMeterPlugin(countRequest);
+// Probot answers the webhook before any handler we add can see the request: timed from outside.
+watchWebhookLatency(process.env.WEBHOOK_PATH || "/api/github/webhooks", (seconds, status) => meter.observeWebhookAck(seconds, status));
+
 /**
  * The Probot entry: which event goes where. Handlers only verify, dedupe and persist;
  * the engine does the rest in the background.
@@ -90,7 +105,12 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
   return async function shopfloor(app: Probot, options: ApplicationFunctionOptions): Promise<void> {
     const settings = readSettings(process.env, process.cwd(), packageRoot());
     const secrets = loadSecrets(process.env);
-    const { store, queue, leases, triggerLabelBook } = await backends(settings, app);
+    const backend = await backends(settings, app);
+    const { store, leases, triggerLabelBook } = backend;
+    const queue = meteredQueue(backend.queue, ({ job, outcome, ms }) => {
+      meter.observeJob(jobRole(job), ms / 1000, jobVerdict(outcome));
+      for (const u of outcomeUsage(outcome)) meter.countModelUsage(`${u.provider}/${u.model}`, u.costUsd, u.inputTokens, u.outputTokens);
+    });
     const triggerLabels = new TriggerLabels(triggerLabelBook, defaultRepoConfig.trigger.label);
     await triggerLabels.load();
     // Another replica may have read a repo's config since: labels are read again before they decide.
@@ -99,7 +119,11 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
     const persist = storing((deliveryId: string, event: Event) => store.putDelivery({ deliveryId, event }));
     const loadRun = storing((runId: string) => store.load(runId));
     const runForPr = storing((owner: string, repo: string, prNumber: number) => store.runForPr(owner, repo, prNumber));
-    const octokitFor = (installationId: number) => app.auth(installationId) as Promise<InstallationOctokit>;
+    const octokitFor = async (installationId: number) => {
+      const octokit = (await app.auth(installationId)) as InstallationOctokit;
+      meterRequests(octokit, countRequest);
+      return octokit;
+    };
     const engine = new Engine({
       store,
       settings: {
@@ -177,7 +201,25 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
       });
     });
     options.addHandler(healthHandler(store));
-    options.addHandler(metricsHandler({ health: () => queue.health(), token: process.env.SHOPFLOOR_METRICS_TOKEN || undefined }));
+    const missionControl = mountMissionControl({
+      env: process.env,
+      store,
+      queueHealth: () => queue.health(),
+      redact: (text) => redact(text, secrets),
+      liveIntervalMs: settings.liveIntervalMs,
+      log: app.log.child({ name: "mission-control" }),
+      // The same path as a comment command: live permission check, the inbox, the journal, a reply.
+      act: async (action) => intakeMissionControl(await octokitFor(action.installationId), action, { persist, wake }),
+    });
+    options.addHandler(missionControl.handler);
+    options.addHandler(
+      metricsHandler({
+        health: () => queue.health(),
+        token: process.env.SHOPFLOOR_METRICS_TOKEN || undefined,
+        meter,
+        runsByPhase: async () => countBy((await missionControl.summaries()).map((s) => s.phase)),
+      }),
+    );
 
     let sweeps = 0;
     // One replica at a time sweeps and reconciles; alone (embedded), this one always leads.
@@ -233,11 +275,17 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
     setInterval(wake, settings.monitorIntervalMs).unref();
     monitor.start(settings.monitorIntervalMs);
     void monitor.sweep().catch((err: unknown) => app.log.warn({ err }, "first monitor sweep failed"));
-    onReady?.({ engine, settings, store, monitor });
+    onReady?.({ engine, settings, store, monitor, closeLive: () => missionControl.close() });
   };
 }
 
 export default createShopfloor();
+
+function countBy(keys: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const key of keys) counts[key] = (counts[key] ?? 0) + 1;
+  return counts;
+}
 
 function packageRoot(): string {
   return new URL("..", import.meta.url).pathname;

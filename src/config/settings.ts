@@ -33,6 +33,8 @@ const SettingsSchema = z.object({
   SHOPFLOOR_EGRESS_ALLOW: z.string().default(""),
   /** Extra read-only paths shown in the sandbox: toolchains outside /usr (colon separated). */
   SHOPFLOOR_SANDBOX_PATHS: z.string().default(""),
+  /** How often Mission Control re-renders open pages on the server and pushes what changed: a second feels live. */
+  SHOPFLOOR_LIVE_MS: z.coerce.number().int().min(100).default(1_000),
 });
 
 /** `SHOPFLOOR_SETUP_ENV_<NAME>=value` gives setup commands (and nothing else) `NAME=value`. */
@@ -54,6 +56,7 @@ export interface Settings {
   cacheMaxBytes: number;
   egressAllow: string[];
   sandboxPaths: string[];
+  liveIntervalMs: number;
   /** Variables for setup commands only: private registry tokens and the like. */
   setupEnv: Record<string, string>;
 }
@@ -81,6 +84,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     cacheMaxBytes: Math.round(s.SHOPFLOOR_CACHE_MAX_GB * 1024 ** 3),
     egressAllow: s.SHOPFLOOR_EGRESS_ALLOW.split(/[\s,]+/).filter(Boolean),
     sandboxPaths: s.SHOPFLOOR_SANDBOX_PATHS.split(":").filter((p) => p.startsWith("/")),
+    liveIntervalMs: s.SHOPFLOOR_LIVE_MS,
     setupEnv: setupEnvOf(env),
   };
 }

@@ -63,7 +63,7 @@ export const EventSchema = z.discriminatedUnion("type", [
   /** A check suite of another app completed (webhook): the hint to read CI again. */
   z.object({ ...base, type: z.literal("ci.completed"), headSha: z.string() }),
   /**
-   * A person steered the run from GitHub: a slash command in a comment, or a gate button.
+   * A person steered the run: a slash command in a comment, a gate button, or an action in Mission Control.
    * Intake has already checked the person's live permission (write or higher).
    */
   z.object({
@@ -77,7 +77,7 @@ export const EventSchema = z.discriminatedUnion("type", [
     /** `/retry --budget <usd>`: the run's dollar budget from now on. */
     budgetUsd: z.number().positive().optional(),
     by: z.string(),
-    source: z.enum(["comment", "button"]),
+    source: z.enum(["comment", "button", "mission-control"]),
     /** The comment that carried it, to acknowledge with a reaction. */
     commentId: z.number().int().optional(),
     /** Where the comment was: the issue or the run's PR. */

@@ -74,7 +74,8 @@ export const RunSchema = z.object({
   plan: PlanSchema.optional(),
   subtasks: z.record(z.string(), SubtaskStateSchema).default({}),
   scrutiny: z.array(CommandOutcomeSchema).optional(),
-  usage: z.array(UsageSchema.extend({ role: z.string() })).default([]),
+  /** Each model response's usage, by role, with when it was counted (absent on notes from before). */
+  usage: z.array(UsageSchema.extend({ role: z.string(), at: z.string().optional() })).default([]),
   progressCommentId: z.number().int().optional(),
   pr: z.object({ number: z.number().int(), url: z.string() }).optional(),
   gate: z

@@ -40,7 +40,7 @@ type OctokitOptions = NonNullable<ConstructorParameters<typeof ProbotOctokit>[0]
  * The client class for `run`/`createProbot`. The function form of `defaults` runs after Probot's
  * own options are merged in, so these handlers replace Probot's instead of being replaced.
  */
-export const ShopfloorOctokit = ProbotOctokit.defaults((options: OctokitOptions) => ({
+export const ShopfloorOctokit: typeof ProbotOctokit = ProbotOctokit.defaults((options: OctokitOptions) => ({
   ...options,
   throttle: { ...options?.throttle, ...rateLimitHandlers },
 }));

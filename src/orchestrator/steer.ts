@@ -13,7 +13,9 @@ type CommandEvent = Extract<Event, { type: "command.received" }>;
 export function commandReceived(run: Run, event: CommandEvent, settings: MachineSettings): Decision {
   const step = new Step({ ...run, updatedAt: event.at }, settings, event.at);
   if (event.commentId !== undefined) step.emit({ kind: "addReaction", commentId: event.commentId, content: "eyes" });
-  const reply = (body: string) => step.emit({ kind: "postReply", issueNumber: event.issueNumber ?? run.issue.number, body: `@${event.by} ${body}` });
+  // An action taken in Mission Control is answered on the issue too, saying where it came from.
+  const who = event.source === "mission-control" ? `@${event.by} (from Mission Control)` : `@${event.by}`;
+  const reply = (body: string) => step.emit({ kind: "postReply", issueNumber: event.issueNumber ?? run.issue.number, body: `${who} ${body}` });
   const terminal = terminalPhases.includes(run.phase) && !resumablePhases.includes(run.phase);
   if (event.error) {
     reply(`\`/${event.command}\` was not acted on: ${event.error}. \`/help\` lists the commands.`);

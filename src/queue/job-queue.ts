@@ -17,6 +17,8 @@ export interface QueueHealth {
   oldestWaitingMs: number | undefined;
   /** Running jobs by runner name; a runner that is up and idle is listed with 0. */
   activeByRunner: Record<string, number>;
+  /** The ids of the jobs running on each runner (the same runners as `activeByRunner`). */
+  jobsByRunner: Record<string, string[]>;
 }
 
 export interface JobQueue {

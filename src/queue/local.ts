@@ -76,7 +76,13 @@ export class LocalJobQueue implements JobQueue {
     for (const [jobId, at] of this.submittedAt) {
       if (!this.running.has(jobId) && (oldest === undefined || at < oldest)) oldest = at;
     }
-    return { waiting: this.queue.size, oldestWaitingMs: oldest === undefined ? undefined : now - oldest, activeByRunner: { [runnerName()]: this.running.size } };
+    const runner = runnerName();
+    return {
+      waiting: this.queue.size,
+      oldestWaitingMs: oldest === undefined ? undefined : now - oldest,
+      activeByRunner: { [runner]: this.running.size },
+      jobsByRunner: { [runner]: [...this.running.keys()] },
+    };
   }
 
   startedAt(jobId: string): number | undefined {

@@ -1,4 +1,4 @@
-import { link, readFile, readdir, mkdir, open, rename, unlink } from "node:fs/promises";
+import { link, readFile, readdir, mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { RunSchema, EventSchema, JobProgressSchema, type JobProgress, type Run } from "../domain/index.js";
@@ -150,6 +150,22 @@ export class FileRunStore implements RunStore {
       }
     }
     return ids.sort();
+  }
+
+  /**
+   * Notes are replaced by rename (atomic.ts), so every save gives `run.json` a new inode; with the
+   * time and size, a stamp changes even on a file system that reuses inodes at once.
+   */
+  async runStamps(): Promise<Map<string, string>> {
+    const ids = await this.listRuns();
+    const stats = await Promise.all(ids.map((id) => stat(join(this.dirOf(id), "run.json"), { bigint: true }).catch(notFound)));
+    const stamps = new Map<string, string>();
+    ids.forEach((id, i) => {
+      const s = stats[i];
+      // A run with a journal but no notes yet has nothing to stamp.
+      if (s) stamps.set(id, `${s.ino}:${s.mtimeNs}:${s.size}`);
+    });
+    return stamps;
   }
 
   /**

@@ -53,6 +53,8 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
 end
 return 0`;
 
+/** Version keys read per MGET by `runStamps`. */
+const stampBatch = 1_000;
 
 /**
  * Runs in Redis (DESIGN §4): the run document is a JSON string, the journal a list, progress a
@@ -169,6 +171,27 @@ export class RedisRunStore implements RunStore {
 
   async listRuns(): Promise<string[]> {
     return (await this.redis.smembers(this.key("runs"))).sort();
+  }
+
+  /**
+   * The version every save increments (redis-index.ts): one MGET per batch, the batches sent in
+   * one pipeline (one round trip), so no single command holds Redis long for the other clients.
+   * Notes from before versions were kept stamp as "0"; their next save makes it "1".
+   */
+  async runStamps(): Promise<Map<string, string>> {
+    const ids = await this.listRuns();
+    const batches: string[][] = [];
+    for (let from = 0; from < ids.length; from += stampBatch) batches.push(ids.slice(from, from + stampBatch));
+    const pipeline = this.redis.pipeline();
+    for (const batch of batches) pipeline.mget(batch.map((id) => this.key("version", id)));
+    const replies = batches.length === 0 ? [] : ((await pipeline.exec()) ?? []);
+    const stamps = new Map<string, string>();
+    batches.forEach((batch, b) => {
+      const [error, versions] = replies[b] ?? [new Error("no reply")];
+      if (error) throw error;
+      batch.forEach((id, i) => stamps.set(id, (versions as (string | null)[])[i] ?? "0"));
+    });
+    return stamps;
   }
 
   async recordProgress(runId: string, progress: JobProgress): Promise<void> {

@@ -63,6 +63,12 @@ export interface RunStore {
   journal(runId: string): Promise<JournalEntry[]>;
   /** Every run ever saved: grows with history, so no sweep should walk it. */
   listRuns(): Promise<string[]>;
+  /**
+   * A stamp for every run, read without reading the notes: it changes whenever the notes are
+   * saved (not when the journal or progress grows), so a reader can keep what it built from
+   * notes whose stamp it has seen. Compare stamps for equality only; they carry no order.
+   */
+  runStamps(): Promise<Map<string, string>>;
   /** Runs with work left: not finished, or finished with effects still unanswered. */
   listActiveRuns(): Promise<string[]>;
   /** Runs whose PR may still change them: a PR, and not `done`, `cancelled` or `rejected`. */

@@ -142,6 +142,7 @@ export async function startApp(opts: {
       // Stop the engine and let what it is writing finish before the directories go.
       shopfloor.monitor.stop();
       shopfloor.engine.stop();
+      shopfloor.closeLive();
       // A job may hang on a scripted `hang` turn; give writes in flight a moment, not forever.
       await Promise.race([shopfloor.engine.idle(), new Promise((r) => setTimeout(r, 3_000))]);
       await server.stop();

@@ -115,8 +115,12 @@ describe("queue health from Redis", () => {
     runner(hold, { name: "alpha", concurrency: 1 });
     runner(hold, { name: "beta", concurrency: 2 });
     const q = queue();
-    const answers = ["h-1", "h-2", "h-3"].map((id) => q.run(planJob(id)));
+    const answers = ["o/a#1:plan:1", "o/a#2:plan:1", "o/a#3:plan:1"].map((id) => q.run(planJob(id)));
     await vi.waitFor(async () => expect((await q.health()).activeByRunner).toEqual({ alpha: 1, beta: 2 }), { timeout: 5_000 });
+    // Which runner took which job is BullMQ's choice; each running job is named once, on its runner.
+    const running = (await q.health()).jobsByRunner;
+    expect([running.alpha?.length, running.beta?.length]).toEqual([1, 2]);
+    expect(Object.values(running).flat().sort()).toEqual(["o/a#1:plan:1", "o/a#2:plan:1", "o/a#3:plan:1"]);
     const before = Date.now();
     answers.push(q.run(planJob("h-4")), q.run(planJob("h-5")));
     await vi.waitFor(async () => expect((await q.health()).waiting).toBe(2), { timeout: 5_000 });
@@ -129,6 +133,11 @@ describe("queue health from Redis", () => {
     await vi.waitFor(async () => expect((await q.health()).activeByRunner).toEqual({ alpha: 1, beta: 2, gamma: 1 }), { timeout: 5_000 });
     release.resolve();
     await Promise.all(answers);
-    expect(await q.health()).toEqual({ waiting: 0, oldestWaitingMs: undefined, activeByRunner: { alpha: 0, beta: 0, gamma: 0 } });
+    expect(await q.health()).toEqual({
+      waiting: 0,
+      oldestWaitingMs: undefined,
+      activeByRunner: { alpha: 0, beta: 0, gamma: 0 },
+      jobsByRunner: { alpha: [], beta: [], gamma: [] },
+    });
   });
 });

@@ -16,17 +16,20 @@ describe("LocalJobQueue: status and health of the embedded pool", () => {
     expect(health.waiting).toBe(1);
     expect(health.oldestWaitingMs).toBeGreaterThanOrEqual(0);
     expect(Object.values(health.activeByRunner)).toEqual([1]);
+    // The job running names itself; the one waiting is on no runner yet.
+    expect(Object.values(health.jobsByRunner)).toEqual([["l-1"]]);
     release.resolve();
     await Promise.all(answers);
     expect(await q.status("l-1")).toEqual({ state: "gone" });
     expect(await q.health()).toMatchObject({ waiting: 0, oldestWaitingMs: undefined });
+    expect(Object.values((await q.health()).jobsByRunner)).toEqual([[]]);
   });
 
   it("names its runner SHOPFLOOR_RUNNER_NAME when set", async () => {
     vi.stubEnv("SHOPFLOOR_RUNNER_NAME", "embedded one");
     try {
       const q = new LocalJobQueue(async () => planned("x"), { concurrency: 1, maxQueued: 1 });
-      expect((await q.health()).activeByRunner).toEqual({ "embedded-one": 0 });
+      expect(await q.health()).toMatchObject({ activeByRunner: { "embedded-one": 0 }, jobsByRunner: { "embedded-one": [] } });
     } finally {
       vi.unstubAllEnvs();
     }

@@ -8,7 +8,7 @@ import { terminalPhases } from "../../src/domain/index.js";
 import { FileRunStore } from "../../src/store/file.js";
 import { hasWorkLeft, isWatched } from "../../src/store/run-index.js";
 import type { RunStore } from "../../src/store/run-store.js";
-import { describeRunIndexes } from "./index-contract.js";
+import { describeRunIndexes, describeRunStamps } from "./index-contract.js";
 
 const dirs: string[] = [];
 const rootOf = new WeakMap<RunStore, string>();
@@ -33,6 +33,8 @@ describeRunIndexes("FileRunStore", {
   reopen: async (store) => open(rootOf.get(store)!),
   forgetIndex: async (store) => rm(join(rootOf.get(store)!, "index"), { recursive: true, force: true }),
 });
+
+describeRunStamps("FileRunStore", async () => open(await freshDir()));
 
 const child = fileURLToPath(new URL("./file-crash-child.ts", import.meta.url));
 const farFuture = "2999-01-01T00:00:00.000Z";

@@ -109,3 +109,33 @@ export function describeRunIndexes(name: string, stores: IndexedStores): void {
     });
   });
 }
+
+/** Stamps tell a reader which notes changed since it last looked, whichever store keeps them. */
+export function describeRunStamps(name: string, fresh: () => Promise<RunStore>): void {
+  describe(`${name}: run stamps`, () => {
+    it("changes a run's stamp when its notes are saved, and keeps the stamps of runs left alone", async () => {
+      const s = await fresh();
+      expect(await s.runStamps()).toEqual(new Map());
+      await s.save(historyRun(1, "building"));
+      await s.save(historyRun(2, "building"));
+      const first = await s.runStamps();
+      expect([...first.keys()].sort()).toEqual([a, "octo/app#2"]);
+      expect(await s.runStamps()).toEqual(first);
+
+      // Saved again with notes of the same length: the stamp still moves.
+      await s.save(historyRun(1, "planning"));
+      const second = await s.runStamps();
+      expect(second.get(a)).not.toBe(first.get(a));
+      expect(second.get("octo/app#2")).toBe(first.get("octo/app#2"));
+
+      // The journal and progress are not the notes: they leave the stamp as it is.
+      await s.appendJournal(a, { at: "2026-01-01T00:00:00.000Z", event: { type: "wait.expired", runId: a, at: "2026-01-01T00:00:00.000Z", waitingFor: "ci", waitedMs: 1 }, effects: [], phase: "planning" });
+      await s.recordProgress(a, { jobId: "j", at: "2026-01-01T00:00:00.000Z", turn: 1, toolCalls: 1, filesChanged: 0 });
+      expect((await s.runStamps()).get(a)).toBe(second.get(a));
+
+      // Pruned notes are new notes.
+      await s.pruneRun(historyRun(2, "done"));
+      expect((await s.runStamps()).get("octo/app#2")).not.toBe(first.get("octo/app#2"));
+    });
+  });
+}

@@ -4,7 +4,8 @@ import { RunSchema, type Event, type Run } from "../../src/domain/index.js";
 import { RedisRunStore } from "../../src/store/redis.js";
 import { requested, runId } from "../orchestrator/fixtures.js";
 import { startRedis, type RedisServer } from "../kit/redis.js";
-import { describeRunIndexes } from "./index-contract.js";
+import { describeRunIndexes, describeRunStamps } from "./index-contract.js";
+import { historyRun } from "../orchestrator/history-kit.js";
 
 let server: RedisServer;
 const stores: RedisRunStore[] = [];
@@ -201,4 +202,33 @@ describeRunIndexes("RedisRunStore", {
     await raw.del(...["active", "watched", "retained", "prs", "runpr", "index:layout"].map((k) => prefix + k));
     raw.disconnect();
   },
+});
+
+describeRunStamps("RedisRunStore", () => store());
+
+describe("RedisRunStore.runStamps", () => {
+  it("stamps thousands of runs, across the batches it reads them in", async () => {
+    const s = await store();
+    const ids = Array.from({ length: 2_100 }, (_, i) => i + 1);
+    await Promise.all(ids.map((issue) => s.save(historyRun(issue, "building"))));
+    const before = await s.runStamps();
+    expect(before.size).toBe(2_100);
+    await s.save(historyRun(2_050, "planning"));
+    const after = await s.runStamps();
+    const changed = ids.map((i) => `octo/app#${i}`).filter((id) => after.get(id) !== before.get(id));
+    expect(changed).toEqual(["octo/app#2050"]);
+  });
+
+  it("stamps notes written before versions were kept, and moves the stamp at their next save", async () => {
+    const prefix = `unversioned${++prefixes}:`;
+    const s = await store(prefix);
+    await s.save(historyRun(1, "building"));
+    const raw = new Redis(server.url);
+    await raw.del(`${prefix}version:octo/app#1`);
+    raw.disconnect();
+    const old = (await s.runStamps()).get("octo/app#1");
+    expect(old).toBeTypeOf("string");
+    await s.save(historyRun(1, "planning"));
+    expect((await s.runStamps()).get("octo/app#1")).not.toBe(old);
+  });
 });

@@ -23,6 +23,8 @@ export interface ReplyTurn {
   usage?: ScriptedUsage;
   /** Ends the turn as cut off by the output limit (finish_reason "length", stop_reason "max_tokens"). */
   truncated?: boolean;
+  /** Answer only after this long: a model that thinks, so a test (or a person) can watch a run working. */
+  delayMs?: number;
 }
 
 /** One server-sent event; `data` is JSON-encoded unless it is a string. */
