@@ -28,6 +28,9 @@ export interface FloorQueueReading {
   jobsByRunner?: Record<string, string[]>;
 }
 
+/** What the pages need of the sign-in (auth.ts). */
+export type SignIn = Pick<MissionControlAuth, "handle" | "viewer" | "csrfToken" | "checkCsrf" | "canRead">;
+
 /** An action from a page, handed to intake: the same path as a comment command. */
 export interface PageAction {
   runId: string;
@@ -51,7 +54,7 @@ export interface MissionControlDeps {
   /** Every run's summary, cached by stamp (run-cache.ts). */
   summaries(): Promise<RunSummary[]>;
   /** Undefined when the App has no OAuth client settings: the page says how to add them. */
-  auth: MissionControlAuth | undefined;
+  auth: SignIn | undefined;
   /** Where links to issues and PRs point: https://github.com or the GHES host. */
   webUrl: string;
   queueHealth(): Promise<FloorQueueReading>;

@@ -142,4 +142,14 @@ describe("Mission Control in a browser", () => {
     await keepScreenshot(alice, "floor");
     expect(app.github.unexpected).toEqual([]);
   }, 150_000);
+
+  it("serves what an operator graphs on /metrics: runs by phase, jobs, spend, webhook acks and GitHub requests", async () => {
+    const text = await (await fetch(`${app.url}/metrics`)).text();
+    expect(text).toMatch(/^shopfloor_runs\{phase="gated"\} 1$/m);
+    expect(text).toMatch(/^shopfloor_job_duration_seconds_count\{role="generate",outcome="ok"\} 1$/m);
+    expect(text).toMatch(/^shopfloor_job_duration_seconds_count\{role="generate",outcome="blocked"\} 1$/m);
+    expect(text).toMatch(/^shopfloor_model_tokens_total\{route="openai\/gpt-5-mini",kind="input"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^shopfloor_webhook_ack_seconds_count\{status="200"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^shopfloor_github_requests_total\{method="POST",status="201"\} [1-9]\d*$/m);
+  });
 });
