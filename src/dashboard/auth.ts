@@ -6,7 +6,7 @@
  */
 import { hkdfSync, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { exchangeWebFlowCode, getWebFlowAuthorizationUrl } from "@octokit/oauth-methods";
+import { deleteToken, exchangeWebFlowCode, getWebFlowAuthorizationUrl } from "@octokit/oauth-methods";
 import { request as octokitRequest } from "@octokit/request";
 import { z } from "zod";
 import { cameOverTls, hmac, page, readCookie, readForm, redirect, requestOrigin, sameSecret, seal, sessionKeys, setCookie, unseal, type SessionKeys } from "./session.js";
@@ -125,7 +125,7 @@ export class MissionControlAuth {
     const route = `${req.method} ${url.pathname}`;
     if (route === `GET ${ROOT}/login`) this.login(req, res, url);
     else if (route === `GET ${CALLBACK}`) await this.callback(req, res, url);
-    else if (route === `POST ${ROOT}/logout`) this.logout(req, res, body ?? (await readForm(req)));
+    else if (route === `POST ${ROOT}/logout`) await this.logout(req, res, body ?? (await readForm(req)));
     else return false;
     return true;
   }
@@ -228,11 +228,17 @@ export class MissionControlAuth {
     redirect(res, 302, saved.data.next, [clearSignIn, setCookie(SESSION_COOKIE, session, this.cookieOptions(req, ROOT, exp - now))]);
   }
 
-  private logout(req: IncomingMessage, res: ServerResponse, body: URLSearchParams): void {
+  private async logout(req: IncomingMessage, res: ServerResponse, body: URLSearchParams): Promise<void> {
     const viewer = this.viewer(req);
     // Without the token a page on another site could sign a person out unasked.
     if (viewer && !this.checkCsrf(viewer, req, body.get("csrf") ?? undefined)) {
       return page(res, 403, "Signing out was refused: the form did not come from this session. Reload Mission Control and try again.");
+    }
+    // The session lives only in its cookie: revoking the token makes a copy of the cookie see nothing.
+    // Best effort: a GitHub that cannot be reached must not keep a person signed in here.
+    if (viewer) {
+      for (const key of this.reads.keys()) if (key.startsWith(`${viewer.sid}\n`)) this.reads.delete(key);
+      await deleteToken({ clientType: "github-app", clientId: this.settings.clientId, clientSecret: this.settings.clientSecret, token: viewer.token, request: this.oauthRequest }).catch(() => undefined);
     }
     redirect(res, 303, ROOT, [setCookie(SESSION_COOKIE, "", this.cookieOptions(req, ROOT, 0))]);
   }

@@ -271,11 +271,17 @@ describe("CSRF", () => {
     const forged = await browser.request(`${app}/shopfloor/logout`, { method: "POST", form: {} });
     expect(forged.status).toBe(403);
     expect((await browser.page()).status).toBe(200);
+    await browser.page();
+    const alice = viewers.get("alice")!;
+    expect(await auth.canRead(alice, "Codertocat", "Hello-World")).toBe(true);
     const out = await browser.request(`${app}/shopfloor/logout`, { method: "POST", form: { csrf: await browser.csrf() } });
     expect(out.status).toBe(303);
     expect(out.location).toBe("/shopfloor");
     expect(out.cookies.some((c) => /Max-Age=0/i.test(c) && /Path=\/shopfloor/.test(c))).toBe(true);
     expect((await browser.page()).status).toBe(401);
+    // The token is revoked at GitHub: a copy of the old cookie would see no repository at all.
+    expect(oauth.requests).toContainEqual({ method: "DELETE", path: `/api/v3/applications/${clientId}/token` });
+    expect(await auth.canRead(alice, "Codertocat", "Hello-World")).toBe(false);
   });
 });
 

@@ -27,7 +27,7 @@ export interface OAuthServer {
   signInAs(login: string | null): void;
   /** Every request received, in order (path without its query, so codes stay out of it). */
   requests: { method: string; path: string }[];
-  /** The tokens issued, by login, so a test can look for them where they must never appear. */
+  /** The tokens issued (revoked ones too), by login, so a test can look for them where they must never appear. */
   tokensOf(login: string): string[];
   close(): Promise<void>;
 }
@@ -41,6 +41,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
   let signedIn: string | null = null;
   const codes = new Map<string, Grant>();
   const tokens = new Map<string, string>();
+  const issued: [string, string][] = [];
   const requests: { method: string; path: string }[] = [];
   const users = new Map(Object.entries(opts.users).map(([login, u]) => [login.toLowerCase(), { login, repos: u.repos }]));
 
@@ -53,6 +54,17 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       return json(200, { login, id: 1000 + [...users.keys()].indexOf(login.toLowerCase()) });
     },
   };
+
+  /** `DELETE /applications/{client_id}/token`: the App (basic auth) revokes a person's token. */
+  async function revoke(req: IncomingMessage, clientId: string): Promise<Reply> {
+    const basic = Buffer.from(`${opts.clientId}:${opts.clientSecret}`).toString("base64");
+    if (clientId !== opts.clientId || /^basic (\S+)$/i.exec(req.headers.authorization ?? "")?.[1] !== basic) return json(404, { message: "Not Found" });
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const token = (JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as { access_token?: string }).access_token;
+    if (!token || !tokens.delete(token)) return json(404, { message: "Not Found" });
+    return { status: 204, headers: {}, body: "" };
+  }
 
   function authorize(url: URL): Reply {
     if (url.searchParams.get("client_id") !== opts.clientId) return text(404, "Not Found");
@@ -85,6 +97,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     }
     const token = `ghu_${randomBytes(18).toString("hex")}`;
     tokens.set(token, grant.login);
+    issued.push([token, grant.login]);
     return json(200, { access_token: token, token_type: "bearer", scope: "" });
   }
 
@@ -115,6 +128,11 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     requests.push({ method: req.method ?? "GET", path: url.pathname });
     const repoPath = /^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/?$/.exec(url.pathname);
+    const revokePath = /^\/api\/v3\/applications\/([^/]+)\/token$/.exec(url.pathname);
+    if (revokePath && req.method === "DELETE") {
+      void revoke(req, decodeURIComponent(revokePath[1]!)).then((r) => send(res, r), (error: unknown) => send(res, text(500, String(error))));
+      return;
+    }
     const route = routes[`${req.method} ${url.pathname}`];
     const answer = route ? route(req, url) : repoPath && req.method === "GET" ? repo(req, repoPath[1]!, repoPath[2]!) : json(404, { message: "Not Found" });
     void Promise.resolve(answer).then((r) => send(res, r), (error: unknown) => send(res, text(500, String(error))));
@@ -129,7 +147,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       if (login !== null && !users.has(login.toLowerCase())) throw new Error(`no user ${login} in this OAuth server`);
       signedIn = login === null ? null : users.get(login.toLowerCase())!.login;
     },
-    tokensOf: (login) => [...tokens].filter(([, l]) => l === login).map(([t]) => t),
+    tokensOf: (login) => issued.filter(([, l]) => l === login).map(([t]) => t),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
