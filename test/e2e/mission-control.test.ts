@@ -115,8 +115,14 @@ describe("Mission Control in a browser", () => {
     await watcher.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
 
     await alice.goto(`${app.url}${runPath}`);
+    // The first Tab reaches the skip link, past the navigation to the content.
+    await alice.bringToFront();
+    await alice.keyboard.press("Tab");
+    expect(await alice.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
     await alice.getByLabel("Note").fill("greet people the way src/greet.js does");
-    await alice.getByRole("button", { name: "Retry" }).click();
+    // By keyboard alone: the form submits with Enter.
+    await alice.getByRole("button", { name: "Retry" }).focus();
+    await alice.keyboard.press("Enter");
     await expect.poll(() => alice.getByRole("status").innerText()).toContain("retry sent");
 
     await expect.poll(() => row(watcher).innerText(), { timeout: 30_000, interval: 100 }).toMatch(/working/);
