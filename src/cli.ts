@@ -11,8 +11,11 @@ import { parseDoctorArgs } from "./cli/workflow-audit.js";
 import { readSettings } from "./config/settings.js";
 import { ShopfloorOctokit } from "./github/rate-limits.js";
 import { webhookSecretRefusal } from "./cli/webhook-secret.js";
+import { replayCommand, replayUsage } from "./cli/replay.js";
+import { runUsage } from "./local/args.js";
+import { runCommand } from "./local/run-command.js";
 
-const usage = `usage: shopfloor serve | runner | doctor | protect
+const usage = `usage: shopfloor serve | runner | run | doctor | protect | replay
 
   serve   run the GitHub App: webhooks, engine and an in-process runner pool. Refuses to start
           without WEBHOOK_SECRET. Without APP_ID, Probot's setup page registers the App from app.yml.
@@ -22,13 +25,17 @@ const usage = `usage: shopfloor serve | runner | doctor | protect
           repo-scoped tokens; SHOPFLOOR_RUNNER_CONCURRENCY jobs at once. It shows in queue health
           (/metrics, doctor) as SHOPFLOOR_RUNNER_NAME, or host:pid.
 
+  ${runUsage}
+
   doctor [--repo <owner/name>]
           check this machine (git, bubblewrap, ripgrep, keys, state and work dirs, Redis when
           REDIS_URL is set) and list orphaned worktrees. With --repo, also list the repo's
           workflows that run agent code (shopfloor/* pushes, their PRs) with secrets in reach;
           read as the App's installation, or with GITHUB_TOKEN. Exits 1 when a check fails.
 
-  ${protectUsage.replace(/\n/g, "\n  ")}`;
+  ${protectUsage.replace(/\n/g, "\n  ")}
+
+  ${replayUsage}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command] = argv;
@@ -70,6 +77,28 @@ async function main(argv: string[]): Promise<number> {
     const settings = readSettings();
     const report = await doctor({ env: process.env, stateDir: settings.stateDir, workDir: settings.workDir, agentsDir: settings.agentsDir, log: (line) => console.log(line), ...args });
     return report.ok ? 0 : 1;
+  }
+  if (command === "run") {
+    return runCommand(argv.slice(1), {
+      env: process.env,
+      cwd: process.cwd(),
+      out: (line) => console.log(line),
+      err: (line) => console.error(line),
+      tty: process.stdout.isTTY === true,
+      packageRoot: new URL("..", import.meta.url).pathname,
+      onInterrupt: (stop) => {
+        // The first Ctrl-C stops cleanly; a second one does not wait for that.
+        const handler = () => {
+          process.once("SIGINT", () => process.exit(130));
+          stop();
+        };
+        process.once("SIGINT", handler);
+        return () => process.removeListener("SIGINT", handler);
+      },
+    });
+  }
+  if (command === "replay") {
+    return replayCommand(argv.slice(1), process.env, process.cwd(), (line) => console.log(line), (line) => console.error(line));
   }
   if (command === "protect") {
     return protectCommand(argv.slice(1), process.env, (line) => console.log(line), (line) => console.error(line));

@@ -25,11 +25,13 @@ export async function createRunner(opts: {
   settings: Settings;
   appOctokit: () => Promise<InstallationOctokit>;
   onProgress: (runId: string, progress: JobProgress) => void;
+  /** Where a repository is fetched from and pushed to; GitHub's URL unless told (`shopfloor run`: the local repository). */
+  remoteUrlFor?: (repo: { owner: string; name: string }) => string;
 }): Promise<JobHandler> {
   const { settings } = opts;
   const cards = await loadRoleCards(settings.agentsDir);
   const tokens = new RepoTokenMinter(opts.appOctokit);
-  const workspace = new Workspace({ workDir: settings.workDir, tokenFor: (repo) => tokens.tokenFor(repo) });
+  const workspace = new Workspace({ workDir: settings.workDir, tokenFor: (repo) => tokens.tokenFor(repo), ...(opts.remoteUrlFor && { remoteUrlFor: opts.remoteUrlFor }) });
   const sandbox = (request: SandboxRequest) => runSandboxed(request, { toolchains: settings.sandboxPaths });
   const cache = new DependencyCache({ dir: settings.cacheDir, maxBytes: settings.cacheMaxBytes });
   const handler = createJobHandler({
