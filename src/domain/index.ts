@@ -12,3 +12,4 @@ export * from "./untrusted.js";
 export * from "./redact.js";
 export * from "./review.js";
 export * from "./commands-help.js";
+export * from "./evidence.js";

@@ -1,5 +1,5 @@
-import { sumUsage, terminalPhases, type JobProgress, type Run, type Usage } from "../domain/index.js";
-import { commandResult, evaluateGate } from "../orchestrator/gate.js";
+import { commandResult, sumUsage, terminalPhases, type JobProgress, type Run, type Usage } from "../domain/index.js";
+import { evaluateGate } from "../orchestrator/gate.js";
 
 /**
  * What the terminal shows of a run, as a pure function of its notes and its jobs' progress: the

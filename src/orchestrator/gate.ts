@@ -1,4 +1,4 @@
-import { severityRank, sumUsage, type GateItem, type Run } from "../domain/index.js";
+import { assertionEvidence, commandResult, reviewsComplete, severityRank, sumUsage, type GateItem, type Run } from "../domain/index.js";
 
 export interface GateVerdict {
   /** `pending` while anything still waits (reviews, CI): the check stays `in_progress`. */
@@ -83,25 +83,13 @@ function contractEvidenced(run: Run): GateItem {
   const missing: string[] = [];
   const waiting: string[] = [];
   for (const a of assertions) {
-    if (a.check.kind === "command") {
-      const cmd = a.check.command;
-      const ran = (run.scrutiny ?? []).find((c) => c.cmd === cmd);
-      if (!ran) (run.scrutiny ? missing : waiting).push(`${a.id} (\`${cmd}\` not run)`);
-      else if (ran.exitCode !== 0) missing.push(`${a.id} (\`${cmd}\` exit ${ran.exitCode})`);
-    } else {
-      const checks = run.reviews.flatMap((r) => r.assertionChecks.filter((c) => c.id === a.id));
-      if (checks.some((c) => !c.holds)) missing.push(`${a.id} (a reviewer found it does not hold)`);
-      else if (checks.length === 0) (reviewsComplete(run) ? missing : waiting).push(`${a.id} (no reviewer checked it)`);
-    }
+    const e = assertionEvidence(run, a);
+    if (e.state === "fail") missing.push(`${a.id} (${e.why})`);
+    else if (e.state === "pending") waiting.push(`${a.id} (${e.why})`);
   }
   if (missing.length > 0) return fail(item, missing.join("; "));
   if (waiting.length > 0) return pending(item, waiting.join("; "));
   return pass(item, assertions.map((a) => `${a.id}: ${a.check.kind === "command" ? "command passed" : "reviewer checked"}`).join(", "));
-}
-
-function reviewsComplete(run: Run): boolean {
-  const wanted = run.config?.review.reviewers.length ?? 0;
-  return run.reviewRound > 0 && run.reviews.length >= wanted;
 }
 
 function reviewQuorum(run: Run): GateItem {
@@ -181,14 +169,6 @@ function upToDate(run: Run): GateItem {
   if (!run.integrity) return run.scrutiny ? fail(item, "not measured: the runner returned no integrity report") : pending(item, "not measured yet");
   const conflicts = run.integrity.conflicts;
   return conflicts.length > 0 ? fail(item, `conflicts with ${run.defaultBranch ?? "the base"} in ${conflicts.join(", ")}`) : pass(item, "merges cleanly");
-}
-
-/** A command's result in words: its exit and time, or why it did not run. */
-export function commandResult(c: { exitCode: number; ms: number; timedOut: boolean; skipped?: string; restored?: boolean }): string {
-  if (c.skipped) return `not run: ${c.skipped}`;
-  if (c.restored) return "restored from the dependency cache";
-  const seconds = (c.ms / 1000).toFixed(1);
-  return c.timedOut ? `timed out after ${seconds} s` : `exit ${c.exitCode} in ${seconds} s`;
 }
 
 function failureNote(failure: { reason: string; detail: string } | undefined): string {

@@ -1,5 +1,5 @@
-import { sumUsage, type Run, type Usage } from "../domain/index.js";
-import { commandResult, type GateVerdict } from "./gate.js";
+import { commandResult, sumUsage, type Run, type Usage } from "../domain/index.js";
+import type { GateVerdict } from "./gate.js";
 
 /** GitHub rejects comment and PR bodies over 65 536 characters; stay well under. */
 const maxBody = 60_000;

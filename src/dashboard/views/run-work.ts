@@ -1,4 +1,4 @@
-import type { Assertion, CommandOutcome, JobProgress, Run } from "../../domain/index.js";
+import { assertionEvidence, commandResult, type Assertion, type JobProgress, type Run } from "../../domain/index.js";
 import { count, duration, html, type Html } from "./html.js";
 
 /** The run view's sections about the work itself: plan, contract, subtasks, commands, workers. */
@@ -42,25 +42,6 @@ ${assertions.map((a) => {
 })}</tbody>
 </table>`,
   );
-}
-
-/**
- * One assertion's evidence, read the way the gate reads it: a command assertion by the scrutiny
- * command that ran it, a review assertion by what each reviewer said of it.
- */
-export function assertionEvidence(run: Run, a: Assertion): { state: "pass" | "fail" | "pending"; evidence: string[] } {
-  if (a.check.kind === "command") {
-    const cmd = a.check.command;
-    const ran = (run.scrutiny ?? []).find((c) => c.cmd === cmd);
-    if (!ran) return run.scrutiny ? { state: "fail", evidence: ["the command was not run"] } : { state: "pending", evidence: ["not run yet"] };
-    return { state: ran.exitCode === 0 && !ran.skipped && !ran.timedOut ? "pass" : "fail", evidence: [commandResult(ran)] };
-  }
-  const checks = run.reviews.flatMap((r) => r.assertionChecks.filter((c) => c.id === a.id).map((c) => ({ ...c, route: r.route })));
-  if (checks.length === 0) return { state: "pending", evidence: ["no reviewer has checked it yet"] };
-  return {
-    state: checks.every((c) => c.holds) ? "pass" : "fail",
-    evidence: checks.map((c) => `${c.route}: ${c.holds ? "holds" : "does not hold"} — ${c.evidence}`),
-  };
 }
 
 export function subtasksSection(run: Run, redact: Redact): Html {
@@ -178,13 +159,6 @@ export function gateState(state: "pass" | "fail" | "pending"): Html {
 function statusWords(status: string): Html {
   const state = status === "ok" ? "pass" : status === "pending" || status === "running" ? "pending" : "fail";
   return html`<span class="${state}">${status}</span>`;
-}
-
-/** A command's result in words, as the gate words it: its exit and time, or why it did not run. */
-export function commandResult(c: Pick<CommandOutcome, "exitCode" | "ms" | "timedOut" | "skipped" | "restored">): string {
-  if (c.skipped) return `not run: ${c.skipped}`;
-  if (c.restored) return "restored from the dependency cache";
-  return c.timedOut ? `timed out after ${seconds(c.ms)}` : `exit ${c.exitCode} in ${seconds(c.ms)}`;
 }
 
 function seconds(ms: number): string {
