@@ -145,5 +145,8 @@ export const JobProgressSchema = z.object({
   toolCalls: z.number().int().nonnegative(),
   /** Files changed in the worktree so far. */
   filesChanged: z.number().int().nonnegative(),
+  /** Spent so far by this job (the built-in agent loop reports it; a CLI agent's spend arrives with its result). */
+  costUsd: z.number().nonnegative().optional(),
+  tokens: z.number().int().nonnegative().optional(),
 });
 export type JobProgress = z.infer<typeof JobProgressSchema>;

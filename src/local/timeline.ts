@@ -169,7 +169,8 @@ function runningJob(run: Run, match: (job: Extract<Run["pending"][number], { kin
 
 export function progressLine(p: JobProgress | undefined): string {
   if (!p) return "starting";
-  return `turn ${p.turn}, ${plural(p.toolCalls, "tool call")}, ${plural(p.filesChanged, "file")} changed`;
+  const spent = p.costUsd !== undefined ? `, $${p.costUsd.toFixed(4)} so far` : "";
+  return `turn ${p.turn}, ${plural(p.toolCalls, "tool call")}, ${plural(p.filesChanged, "file")} changed${spent}`;
 }
 
 function spendOf(usage: readonly Usage[]): string {

@@ -9,6 +9,14 @@ import { FINISH_TOOL, type AgentTool } from "./tools.js";
  * `Failure`; nothing here retries a model call (the orchestrator's retry policy owns that).
  */
 
+/** After each turn: how far the agent is, and what it has spent. */
+export interface AgentProgress {
+  turn: number;
+  toolCalls: number;
+  costUsd?: number;
+  tokens?: number;
+}
+
 export type AgentOutcome<T> =
   | { ok: true; output: T; usage: Usage[]; trace: TraceEntry[]; turns: number }
   | { ok: false; failure: Failure; usage: Usage[]; trace: TraceEntry[]; turns: number };
@@ -26,7 +34,7 @@ export interface AgentOptions<T> {
   /** Output token cap per model call. */
   maxTokens?: number;
   signal?: AbortSignal;
-  onProgress?: (p: { turn: number; toolCalls: number }) => void;
+  onProgress?: (p: AgentProgress) => void;
   /** The most this job may spend; the loop stops once a response takes it past either limit. */
   cap?: { usd: number; tokens: number };
 }
@@ -85,7 +93,7 @@ export async function runAgent<T>(opts: AgentOptions<T>): Promise<AgentOutcome<T
         role: "user",
         text: `Continue with the tools. When the work is done, call \`${FINISH_TOOL}\` with your result; a reply without a tool call does not end the task.`,
       });
-      opts.onProgress?.({ turn, toolCalls });
+      opts.onProgress?.({ turn, toolCalls, ...spentSoFar(usage) });
       continue;
     }
 
@@ -96,7 +104,7 @@ export async function runAgent<T>(opts: AgentOptions<T>): Promise<AgentOutcome<T
         const checked = checkFinish(call, opts.finish.schema);
         trace.push({ turn, tool: FINISH_TOOL, ok: checked.ok, note: checked.ok ? "finished" : clip(checked.error) });
         if (checked.ok) {
-          opts.onProgress?.({ turn, toolCalls });
+          opts.onProgress?.({ turn, toolCalls, ...spentSoFar(usage) });
           return { ok: true, output: checked.output, usage, trace, turns };
         }
         corrections += 1;
@@ -116,7 +124,7 @@ export async function runAgent<T>(opts: AgentOptions<T>): Promise<AgentOutcome<T
       results.push({ callId: call.id, name: call.name, ...result });
     }
     messages.push({ role: "tool", results });
-    opts.onProgress?.({ turn, toolCalls });
+    opts.onProgress?.({ turn, toolCalls, ...spentSoFar(usage) });
   }
   return end({ class: "permanent", reason: "invalid_output", detail: `turn cap ${opts.maxTurns} reached without finish` });
 }
@@ -172,6 +180,12 @@ function abortFailure(signal: AbortSignal): Failure {
 }
 
 /** No answer may take a job past its token cap on output alone. */
+/** What a turn's progress says of the spend so far. */
+function spentSoFar(usage: readonly Usage[]): { costUsd: number; tokens: number } {
+  const { costUsd, tokens } = sumUsage(usage);
+  return { costUsd, tokens };
+}
+
 function outputAllowance(opts: { maxTokens?: number; cap?: { tokens: number } }, usage: readonly Usage[]): number {
   const wanted = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
   if (!opts.cap) return wanted;

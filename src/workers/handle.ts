@@ -329,13 +329,23 @@ async function systemPrompt(card: RoleCard, readAtBase: (path: string) => Promis
   return card.prompt;
 }
 
+type Progress = { turn: number; toolCalls: number; costUsd?: number; tokens?: number };
+
 /** Progress after every turn; `flush` waits for the last report so it counts the worktree before the commit. */
 function reporter(deps: JobHandlerDeps, job: Job, worktree: string | undefined) {
   let last: Promise<void> = Promise.resolve();
-  const report = (p: { turn: number; toolCalls: number }, filesChanged: number) =>
-    deps.onProgress?.(job.runId, { jobId: job.jobId, at: new Date().toISOString(), turn: p.turn, toolCalls: p.toolCalls, filesChanged });
+  const report = (p: Progress, filesChanged: number) =>
+    deps.onProgress?.(job.runId, {
+      jobId: job.jobId,
+      at: new Date().toISOString(),
+      turn: p.turn,
+      toolCalls: p.toolCalls,
+      filesChanged,
+      ...(p.costUsd !== undefined && { costUsd: p.costUsd }),
+      ...(p.tokens !== undefined && { tokens: p.tokens }),
+    });
   return {
-    onProgress(p: { turn: number; toolCalls: number }) {
+    onProgress(p: Progress) {
       if (!deps.onProgress) return;
       if (!worktree) return report(p, 0);
       last = last.then(() =>

@@ -62,7 +62,7 @@ async function review(job: ReviewJob, deps: ReviewDeps): Promise<JobOutcome> {
       signal: timeoutSignal(job.limits?.timeoutMinutes !== undefined ? job.limits.timeoutMinutes * 60_000 : card.timeoutMs, deps.stop),
       ...(job.cap && { cap: job.cap }),
       onProgress: (p) =>
-        deps.onProgress?.(job.runId, { jobId: job.jobId, at: new Date().toISOString(), turn: p.turn, toolCalls: p.toolCalls, filesChanged: 0 }),
+        deps.onProgress?.(job.runId, { jobId: job.jobId, at: new Date().toISOString(), filesChanged: 0, ...p }),
     });
     if (!outcome.ok) return { ok: false, failure: outcome.failure, usage: outcome.usage };
     const placed = placeFindings(outcome.output, diff);

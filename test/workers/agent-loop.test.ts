@@ -86,7 +86,12 @@ describe("runAgent", () => {
       { turn: 2, tool: "run", ok: true, note: "npm test" },
       { turn: 3, tool: "finish", ok: true, note: "finished" },
     ]);
-    expect(progress).toEqual([{ turn: 1, toolCalls: 1 }, { turn: 2, toolCalls: 3 }, { turn: 3, toolCalls: 4 }]);
+    // Each turn's report carries the spend so far, so a person watching sees it grow.
+    expect(progress).toEqual([
+      { turn: 1, toolCalls: 1, costUsd: 0, tokens: 11 },
+      { turn: 2, toolCalls: 3, costUsd: 0, tokens: 22 },
+      { turn: 3, toolCalls: 4, costUsd: 0, tokens: 33 },
+    ]);
     expect(await readFile(path.join(wt, "src", "a.ts"), "utf8")).toBe("export const a = 2;\n");
 
     // The model saw the tool results, and was offered the tools plus finish.

@@ -118,13 +118,14 @@ export function progressSection(run: Run, progress: Record<string, JobProgress>,
     "Worker progress",
     html`<table>
 <caption>Each running job's last report</caption>
-<thead><tr><th scope="col">Job</th><th scope="col" class="num">Turns</th><th scope="col" class="num">Tool calls</th><th scope="col" class="num">Files changed</th><th scope="col">Last report</th></tr></thead>
+<thead><tr><th scope="col">Job</th><th scope="col" class="num">Turns</th><th scope="col" class="num">Tool calls</th><th scope="col" class="num">Files changed</th><th scope="col" class="num">Spent so far</th><th scope="col">Last report</th></tr></thead>
 <tbody>
 ${reports.map(
   (p) => html`<tr><th scope="row">${jobWords(run.id, p.jobId)}</th>
 <td class="num">${p.turn}</td>
 <td class="num">${p.toolCalls}</td>
 <td class="num">${p.filesChanged}</td>
+<td class="num">${p.costUsd !== undefined ? `$${p.costUsd.toFixed(2)}${p.tokens !== undefined ? ` · ${count(p.tokens)} tokens` : ""}` : "—"}</td>
 <td>${duration(now - Date.parse(p.at))} ago</td></tr>
 `,
 )}</tbody>

@@ -27,7 +27,7 @@ export interface CliAgentOptions {
   timeoutMs: number;
   /** Command prefixes a writing role may run (e.g. "npm test"); none means no shell tool. */
   allowedCommands?: string[];
-  onProgress?: (p: { turn: number; toolCalls: number }) => void;
+  onProgress?: (p: { turn: number; toolCalls: number; costUsd?: number; tokens?: number }) => void;
   /** Ends the run at once (`/cancel`, the monitor's stall stop): the CLI's whole process tree goes. */
   signal?: AbortSignal;
   /** From the setup phase: the installed dependencies, read-only, for the commands the CLI runs. */
