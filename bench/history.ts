@@ -1,19 +1,17 @@
 /**
- * Cost against history: `tsx bench/history.ts [--json]`. A store holding 10 and then 10,000
- * finished runs (plus the same few active and gated ones) is swept by the monitor (with the
- * engine's orphan check, as in production) and asked the PR-comment question "which run is
- * PR #n?" (`isRunIssue`: the issue itself, then the PR index). Both must cost the same with
- * 10,000 finished runs as with 10: the figures printed are the median time and the number of
- * run notes read. The file store runs on /dev/shm when there is one (filling it is then quick;
- * the sweep reads from the page cache either way), and the Redis store on a real redis-server
- * when one is installed. For contrast, the old comment lookup (a scan of every run) is timed once.
- * Exits non-zero only if a sweep or a lookup went wrong; it asserts no timing.
+ * Cost against history: a store holding 10 and then 10,000 finished runs (1,000 with --quick),
+ * plus the same few active and gated ones, is swept by the monitor (with the engine's orphan
+ * check, as in production) and asked the PR-comment question "which run is PR #n?"
+ * (`isRunIssue`: the issue itself, then the PR index). Both must read as many run notes with the
+ * long history as with 10 (the goal); their median times stand next to the 10-run anchor. The
+ * file store runs on /dev/shm when there is one, the Redis store on a real redis-server when one
+ * is installed. The old comment lookup (a scan of every run) is timed once, in the log.
+ * Throws only if a sweep or a lookup found the wrong run.
  */
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import type { Run } from "../src/domain/index.js";
 import { Engine } from "../src/orchestrator/engine.js";
 import type { EffectContext } from "../src/orchestrator/effects/index.js";
@@ -24,12 +22,8 @@ import { RedisRunStore } from "../src/store/redis.js";
 import type { RunStore } from "../src/store/run-store.js";
 import { startRedis } from "../test/kit/redis.js";
 import { countingLoads, historyRun, idleQueue, quietLog } from "../test/orchestrator/history-kit.js";
+import { defineBench, round, type Row } from "./kit/figure.js";
 
-// Other benchmarks' arguments (`--trials`) come through `npm run bench` too: ignore them.
-const { values } = parseArgs({ options: { json: { type: "boolean", default: false } }, strict: false });
-const json = values.json === true;
-
-const HISTORIES = [10, 10_000];
 const SWEEPS = 30;
 const LOOKUPS = 300;
 const ACTIVE = 5;
@@ -115,20 +109,21 @@ async function measure(name: string, backing: RunStore, finished: number): Promi
   return { store: name, finished, sweepMs: median(sweepTimes), sweepLoads, lookupMs: median(lookupTimes), lookupLoads, scanLookupMs };
 }
 
-const figures: Figure[] = [];
-const shm = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
-for (const finished of HISTORIES) {
-  const dir = await mkdtemp(join(shm, "bench-history-"));
+/** The file store on /dev/shm when there is one (filling it is quick; sweeps read the page cache either way). */
+async function onFiles(finished: number): Promise<Figure> {
+  const dir = await mkdtemp(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "bench-history-"));
   try {
-    figures.push(await measure("file", new FileRunStore(dir), finished));
+    return await measure("file", new FileRunStore(dir), finished);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
-if (existsSync("/usr/bin/redis-server")) {
+
+async function onRedis(histories: number[]): Promise<Figure[]> {
   const server = await startRedis();
   try {
-    for (const finished of HISTORIES) {
+    const figures: Figure[] = [];
+    for (const finished of histories) {
       const store = await RedisRunStore.connect(server.url, { prefix: `bench${finished}:` });
       try {
         figures.push(await measure("redis", store, finished));
@@ -136,26 +131,34 @@ if (existsSync("/usr/bin/redis-server")) {
         await store.close();
       }
     }
+    return figures;
   } finally {
     await server.stop();
   }
-} else {
-  console.log("no /usr/bin/redis-server: the Redis store is not measured");
 }
 
-console.log(`monitor sweep and PR-comment lookup, ${ACTIVE} active runs and 1 gated, against finished history`);
-console.log("store  finished  sweep ms  notes read/sweep  lookup ms  notes read/lookup  old scan lookup ms");
-for (const f of figures) {
-  console.log(
-    `${f.store.padEnd(6)} ${String(f.finished).padStart(8)}  ${f.sweepMs.toFixed(2).padStart(8)}  ${String(f.sweepLoads).padStart(15)}  ${f.lookupMs.toFixed(3).padStart(9)}  ${String(f.lookupLoads).padStart(17)}  ${f.scanLookupMs.toFixed(1).padStart(18)}`,
-  );
-}
-for (const name of new Set(figures.map((f) => f.store))) {
-  const [small, large] = [HISTORIES[0], HISTORIES[1]].map((n) => figures.find((f) => f.store === name && f.finished === n)!);
-  const same = small!.sweepLoads === large!.sweepLoads && small!.lookupLoads === large!.lookupLoads;
-  console.log(
-    `${name}: notes read are ${same ? "the same" : "NOT the same"} with ${large!.finished} finished runs as with ${small!.finished}; ` +
-      `time ×${(large!.sweepMs / small!.sweepMs).toFixed(2)} per sweep, ×${(large!.lookupMs / small!.lookupMs).toFixed(2)} per lookup`,
-  );
-}
-if (json) console.log(JSON.stringify({ bench: "history", figures }));
+export default defineBench({
+  title: "monitor sweep and PR-comment lookup against finished history",
+  async run({ quick, log }) {
+    const histories = [10, quick ? 1_000 : 10_000];
+    const figures: Figure[] = [];
+    for (const finished of histories) figures.push(await onFiles(finished));
+    if (existsSync("/usr/bin/redis-server")) figures.push(...(await onRedis(histories)));
+    else log("no /usr/bin/redis-server: the Redis store is not measured");
+    for (const f of figures) {
+      log(`${f.store} with ${f.finished} finished: sweep ${f.sweepMs.toFixed(2)} ms (${f.sweepLoads} notes read), lookup ${f.lookupMs.toFixed(3)} ms (${f.lookupLoads} read); the old scan took ${f.scanLookupMs.toFixed(1)} ms`);
+    }
+    const rows: Row[] = [];
+    for (const name of new Set(figures.map((f) => f.store))) {
+      const [small, large] = histories.map((n) => figures.find((f) => f.store === name && f.finished === n)!) as [Figure, Figure];
+      const same = small.sweepLoads === large.sweepLoads && small.lookupLoads === large.lookupLoads;
+      const goal = "notes read as with 10";
+      const with_ = `${large.finished.toLocaleString("en-US")} finished runs`;
+      rows.push(
+        { name: `${name} store: monitor sweep, ${with_}`, value: round(large.sweepMs, 2), unit: "ms", anchor: { name: "10 finished", value: round(small.sweepMs, 2) }, goal, ok: same, note: `${ACTIVE} active runs and 1 gated; ${large.sweepLoads} notes read per sweep` },
+        { name: `${name} store: which run is PR #n, ${with_}`, value: round(large.lookupMs, 3), unit: "ms", anchor: { name: "10 finished", value: round(small.lookupMs, 3) }, goal, ok: same },
+      );
+    }
+    return rows;
+  },
+});

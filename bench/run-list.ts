@@ -1,5 +1,5 @@
 /**
- * Mission Control's run list with 1,000 runs in the store: `tsx bench/run-list.ts [--json] [--quick]`.
+ * Mission Control's run list with 1,000 runs in the store.
  * The real handler on a real HTTP server over a real store (file store; Redis too when
  * redis-server is installed), signed in as a person who may read every repository (their
  * answers cached, as the sign-in caches them). Timed server-side, from the request's arrival to
@@ -12,7 +12,6 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseArgs } from "node:util";
 import { PhaseSchema, type Run } from "../src/domain/index.js";
 import { missionControlHandler, type SignIn } from "../src/dashboard/mission-control.js";
 import { RunSummaries } from "../src/dashboard/run-cache.js";
@@ -23,10 +22,9 @@ import type { RunStore } from "../src/store/run-store.js";
 import { startRedis } from "../test/kit/redis.js";
 import { historyRun } from "../test/orchestrator/history-kit.js";
 import { plan } from "../test/e2e/scenario.js";
+import { defineBench, round, type Row } from "./kit/figure.js";
 
-const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, quick: { type: "boolean", default: false } }, strict: false });
 const RUNS = 1_000;
-const RENDERS = values.quick ? 10 : 50;
 const GOAL_MS = 200;
 
 /** Runs as a busy organisation holds them: twenty repositories, every phase, a plan, spend and a gate. */
@@ -64,7 +62,7 @@ const everyone: SignIn = {
   canRead: async () => true,
 };
 
-async function measure(name: string, store: RunStore): Promise<{ store: string; runs: number; firstMs: number; p50Ms: number; p99Ms: number; bytes: number }> {
+async function measure(name: string, store: RunStore, renders: number): Promise<{ store: string; runs: number; firstMs: number; p50Ms: number; p99Ms: number; bytes: number }> {
   for (let i = 0; i < RUNS; i++) await store.save(realisticRun(i));
   const summaries = new RunSummaries(store, (run) => summarizeRun(run, { webUrl: "https://github.com" }));
   const handler = missionControlHandler({
@@ -86,7 +84,7 @@ async function measure(name: string, store: RunStore): Promise<{ store: string; 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/shopfloor`;
   let bytes = 0;
-  for (let i = 0; i <= RENDERS; i++) bytes = (await (await fetch(url)).text()).length;
+  for (let i = 0; i <= renders; i++) bytes = (await (await fetch(url)).text()).length;
   server.close();
   const [first, ...warm] = timings;
   warm.sort((a, b) => a - b);
@@ -94,30 +92,30 @@ async function measure(name: string, store: RunStore): Promise<{ store: string; 
   return { store: name, runs: RUNS, firstMs: first!, p50Ms: pick(0.5), p99Ms: pick(0.99), bytes };
 }
 
-const figures = [];
-const dir = await mkdtemp(join(tmpdir(), "shopfloor-bench-list-"));
-try {
-  figures.push(await measure("file", new FileRunStore(dir)));
-} finally {
-  await rm(dir, { recursive: true, force: true });
-}
-const redis = await startRedis().catch(() => undefined);
-if (redis) {
-  const store = await RedisRunStore.connect(redis.url);
-  try {
-    figures.push(await measure("redis", store));
-  } finally {
-    await store.close();
-    await redis.stop();
-  }
-}
-
-if (values.json) console.log(JSON.stringify({ bench: "run-list", goalMs: GOAL_MS, figures }, null, 2));
-else {
-  console.log(`Mission Control run list, ${RUNS} runs in the store, server-side time (goal: under ${GOAL_MS} ms warm)`);
-  console.log("store  | first render | warm p50 | warm p99 | page size | verdict");
-  for (const f of figures) {
-    const verdict = f.p99Ms < GOAL_MS ? "meets the goal" : "misses the goal";
-    console.log(`${f.store.padEnd(6)} | ${f.firstMs.toFixed(0).padStart(9)} ms | ${f.p50Ms.toFixed(1).padStart(5)} ms | ${f.p99Ms.toFixed(1).padStart(5)} ms | ${(f.bytes / 1024).toFixed(0).padStart(5)} KiB | ${verdict}`);
-  }
-}
+export default defineBench({
+  title: `Mission Control run list, ${RUNS} runs in the store`,
+  async run({ quick, log }) {
+    const renders = quick ? 10 : 50;
+    const figures = [];
+    const dir = await mkdtemp(join(tmpdir(), "shopfloor-bench-list-"));
+    try {
+      figures.push(await measure("file", new FileRunStore(dir), renders));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const redis = await startRedis().catch(() => undefined);
+    if (redis) {
+      const store = await RedisRunStore.connect(redis.url);
+      try {
+        figures.push(await measure("redis", store, renders));
+      } finally {
+        await store.close();
+        await redis.stop();
+      }
+    } else log("no redis-server: the Redis store is not measured");
+    return figures.flatMap((f): Row[] => [
+      { name: `${f.store} store: first render`, value: round(f.firstMs, 0), unit: "ms", note: `server-side, ${(f.bytes / 1024).toFixed(0)} KiB page; ${renders} warm renders` },
+      { name: `${f.store} store: warm render p99`, value: round(f.p99Ms, 1), unit: "ms", anchor: { name: "warm p50", value: round(f.p50Ms, 1) }, goal: `< ${GOAL_MS} ms`, ok: f.p99Ms < GOAL_MS },
+    ]);
+  },
+});

@@ -1,107 +1,70 @@
 /**
- * Runner throughput: `tsx bench/runners.ts [--json] [--quick]`. Runs completed per minute with
- * 1, 2 and 4 runner processes on one real redis-server, and the Redis commands each run costs
- * (INFO commandstats before and after, every client counted: app side, runners, events).
+ * Runner throughput: runs completed per minute with 1, 2 and 4 runner processes on one real
+ * redis-server, and the Redis commands each run costs (INFO commandstats before and after, every
+ * client counted: app side, runners, events).
  *
  * What is measured, said plainly: not whole end-to-end runs (a run also needs git, worktrees and
  * the sandbox, which would measure this machine's disk instead of the queue), but BullMQ jobs of
  * a realistic handler — one model call through the real `openai` client to the scripted model
  * server, which answers after 500 ms — sent by `BullJobQueue` exactly as the engine sends jobs and
- * taken by `startRunner` in separate processes, as `shopfloor runner` nodes take them. Each runner
- * takes SHOPFLOOR_RUNNER_CONCURRENCY's default of 2 at once. The goal (4 runners at least 3.5
- * times 1 runner) is printed, not asserted; the exit code is non-zero only if a job failed.
+ * taken by `startRunner` in separate processes (bench/kit/runner-node.ts), as `shopfloor runner`
+ * nodes take them, 2 at a time each. Goal: 4 runners at least 3.5 times 1 runner.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import OpenAI from "openai";
-import type { Job, JobOutcome } from "../src/domain/index.js";
-import { BullJobQueue, startRunner } from "../src/queue/bullmq.js";
+import type { Job } from "../src/domain/index.js";
+import { BullJobQueue } from "../src/queue/bullmq.js";
 import { startModelServer } from "../test/kit/model-server.js";
 import { startRedis } from "../test/kit/redis.js";
-
-// Other benchmarks' arguments (`--trials`) come through `npm run bench` too: ignore them.
-const { values } = parseArgs({
-  options: { json: { type: "boolean", default: false }, quick: { type: "boolean", default: false }, child: { type: "boolean", default: false } },
-  strict: false,
-});
+import { defineBench, round, type Row } from "./kit/figure.js";
+import { benchModel, runnerConcurrency } from "./kit/runner-node.js";
 
 /** The model's answer time: what a job waits on, as agents wait on their models. */
 const modelDelayMs = 500;
-/** Jobs each runner takes at once (SHOPFLOOR_RUNNER_CONCURRENCY's default). */
-const concurrency = 2;
 const runnerCounts = [1, 2, 4] as const;
-/** Rounds of the largest pool: every pool gets the same jobs, a whole number of rounds for each. */
-const rounds = values.quick ? 2 : 8;
-const jobCount = Math.max(...runnerCounts) * concurrency * rounds;
-const goal = 3.5;
-const model = "bench-planner";
+const GOAL_SPEEDUP = 3.5;
 
-/** A runner process: `startRunner` with a handler that asks the model once per job. */
-async function runnerNode(): Promise<void> {
-  const env = process.env;
-  const client = new OpenAI({ baseURL: `${env.BENCH_MODEL_URL}/v1`, apiKey: "bench", maxRetries: 0 });
-  const runner = startRunner({
-    connection: { url: env.BENCH_REDIS_URL! },
-    queueName: env.BENCH_QUEUE!,
-    name: env.BENCH_RUNNER_NAME!,
-    concurrency,
-    handler: async (job, signal): Promise<JobOutcome> => {
-      const reply = await client.chat.completions.create({ model, messages: [{ role: "user", content: `plan ${job.jobId}` }] }, { signal });
-      const usage = [{ provider: "openai", model, inputTokens: reply.usage?.prompt_tokens ?? 0, outputTokens: reply.usage?.completion_tokens ?? 0, cachedTokens: 0, costUsd: null }];
-      return { ok: true, output: { kind: "plan", baseSha: "base0", usage, plan: benchPlan(reply.choices[0]?.message.content ?? "") } };
-    },
-  });
-  await runner.worker.waitUntilReady();
-  process.once("SIGTERM", () => void runner.close().then(() => process.exit(0)));
-  process.stdout.write("ready\n");
-}
-
-interface Figures {
+interface Measured {
   runners: number;
-  jobs: number;
-  seconds: number;
   runsPerMinute: number;
   redisCommandsPerRun: number;
-  failed: number;
 }
 
-async function main(): Promise<void> {
-  const redis = await startRedis();
-  const models = await startModelServer({ [model]: Array.from({ length: jobCount * runnerCounts.length }, () => ({ text: "a plan" })) });
-  const slow = await delayedFront(models.url, modelDelayMs);
-  const stats = new Redis(redis.url);
-  const results: Figures[] = [];
-  try {
-    for (const runners of runnerCounts) results.push(await measure(runners, { redisUrl: redis.url, modelUrl: slow.url, stats }));
-  } finally {
-    stats.disconnect();
-    await new Promise((done) => slow.server.close(done));
-    await models.close();
-    await redis.stop();
-  }
-  const base = results[0]!.runsPerMinute;
-  const speedup = results.at(-1)!.runsPerMinute / base;
-  const what = `BullMQ jobs whose handler makes one model call answering after ${modelDelayMs} ms (not whole end-to-end runs), ${concurrency} at a time per runner process`;
-  if (values.json) {
-    console.log(JSON.stringify({ measured: what, jobs: jobCount, results, speedup4v1: round(speedup, 2), goal }, null, 2));
-  } else {
-    console.log(`runner throughput: ${what}`);
-    console.log("runners  jobs  seconds  runs/min  redis cmds/run  speed-up  failed");
-    for (const r of results) {
-      console.log(
-        [pad(r.runners, 7), pad(r.jobs, 4), pad(r.seconds.toFixed(2), 7), pad(r.runsPerMinute.toFixed(0), 8), pad(r.redisCommandsPerRun.toFixed(1), 14), pad(`${(r.runsPerMinute / base).toFixed(2)}x`, 8), pad(r.failed, 6)].join("  "),
-      );
+export default defineBench({
+  title: "runner throughput with 1, 2 and 4 runner processes",
+  async run({ quick, log }) {
+    // Rounds of the largest pool: every pool gets the same jobs, a whole number of rounds for each.
+    const jobCount = Math.max(...runnerCounts) * runnerConcurrency * (quick ? 2 : 8);
+    const redis = await startRedis();
+    const models = await startModelServer({ [benchModel]: Array.from({ length: jobCount * runnerCounts.length }, () => ({ text: "a plan" })) });
+    const slow = await delayedFront(models.url, modelDelayMs);
+    const stats = new Redis(redis.url);
+    const results: Measured[] = [];
+    try {
+      for (const runners of runnerCounts) {
+        results.push(await measure(runners, jobCount, { redisUrl: redis.url, modelUrl: slow.url, stats }));
+        log(`${runners} runner(s): ${results.at(-1)!.runsPerMinute} runs/min, ${results.at(-1)!.redisCommandsPerRun} Redis commands per run`);
+      }
+    } finally {
+      stats.disconnect();
+      await new Promise((done) => slow.server.close(done));
+      await models.close();
+      await redis.stop();
     }
-    console.log(`4 runners vs 1: ${speedup.toFixed(2)}x (goal: at least ${goal}x) ${speedup >= goal ? "met" : "NOT met"}`);
-  }
-  process.exitCode = results.every((r) => r.failed === 0) ? 0 : 1;
-}
+    const one = results[0]!.runsPerMinute;
+    const note = `${jobCount} BullMQ jobs per pool, each one model call answering after ${modelDelayMs} ms (not whole runs), ${runnerConcurrency} at a time per runner`;
+    return results.map((r, i): Row => {
+      const row: Row = { name: `${r.runners} runner${r.runners > 1 ? "s" : ""}`, value: r.runsPerMinute, unit: "runs/min", ...(i === 0 && { note }) };
+      if (r.runners !== Math.max(...runnerCounts)) return row;
+      return { ...row, anchor: { name: "1 runner", value: one }, goal: `≥ ${GOAL_SPEEDUP}× anchor`, ok: r.runsPerMinute / one >= GOAL_SPEEDUP };
+    }).concat([{ name: "Redis commands per run, 4 runners", value: results.at(-1)!.redisCommandsPerRun, unit: "commands" }]);
+  },
+});
 
-async function measure(runners: number, opts: { redisUrl: string; modelUrl: string; stats: Redis }): Promise<Figures> {
+async function measure(runners: number, jobCount: number, opts: { redisUrl: string; modelUrl: string; stats: Redis }): Promise<Measured> {
   const queueName = `bench-runners-${runners}`;
   const children: ChildProcess[] = [];
   try {
@@ -115,24 +78,19 @@ async function measure(runners: number, opts: { redisUrl: string; modelUrl: stri
     const seconds = (performance.now() - started) / 1000;
     const after = await commandCalls(opts.stats);
     await queue.close();
-    return {
-      runners,
-      jobs: jobCount,
-      seconds: round(seconds, 2),
-      runsPerMinute: round((jobCount / seconds) * 60, 1),
-      // The two INFO calls themselves are in the difference; two commands in thousands.
-      redisCommandsPerRun: round((after - before) / jobCount, 1),
-      failed: outcomes.filter((o) => !o.ok).length,
-    };
+    const failed = outcomes.filter((o) => !o.ok).length;
+    if (failed > 0) throw new Error(`${failed} of ${jobCount} jobs failed with ${runners} runner(s)`);
+    // The two INFO calls themselves are in the difference: two commands in thousands.
+    return { runners, runsPerMinute: round((jobCount / seconds) * 60, 0), redisCommandsPerRun: round((after - before) / jobCount, 1) };
   } finally {
     await Promise.all(children.map(stop));
   }
 }
 
 function spawnRunner(opts: { redisUrl: string; modelUrl: string; queueName: string; name: string }): Promise<ChildProcess> {
-  const self = fileURLToPath(import.meta.url);
+  const entry = fileURLToPath(new URL("./kit/runner-node.ts", import.meta.url));
   const env = { ...process.env, BENCH_REDIS_URL: opts.redisUrl, BENCH_MODEL_URL: opts.modelUrl, BENCH_QUEUE: opts.queueName, BENCH_RUNNER_NAME: opts.name };
-  const child = spawn(process.execPath, ["--import", "tsx", self, "--child"], { env, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--import", "tsx", entry], { env, stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`runner ${opts.name} exited with ${code} before it was ready`)));
     child.stdout!.on("data", (b: Buffer) => {
@@ -189,18 +147,3 @@ function benchJob(jobId: string): Job {
     issue: { number: 1, title: "Add farewell()", body: "Please." },
   };
 }
-
-function benchPlan(summary: string) {
-  return {
-    summary,
-    risk: "low" as const,
-    subtasks: [{ id: "impl", role: "generate" as const, title: "Implement", brief: "Write it", files: ["a.js"], dependsOn: [], assertions: ["A1"] }],
-    contract: { assertions: [{ id: "A1", text: "it works", check: { kind: "command" as const, command: "npm test" } }] },
-  };
-}
-
-const round = (n: number, digits: number): number => Math.round(n * 10 ** digits) / 10 ** digits;
-const pad = (v: string | number, width: number): string => String(v).padStart(width);
-
-if (values.child) await runnerNode();
-else await main();

@@ -129,6 +129,7 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
       settings: {
         retry: { ...defaultRetryPolicy, maxAttempts: settings.maxAttempts, baseDelayMs: settings.retryBaseDelayMs },
         blockedLabel: "agent:blocked",
+        progressEveryMs: settings.progressEveryMs,
       },
       log: app.log.child({ name: "engine" }),
       leases,

@@ -33,6 +33,8 @@ const SettingsSchema = z.object({
   SHOPFLOOR_EGRESS_ALLOW: z.string().default(""),
   /** Extra read-only paths shown in the sandbox: toolchains outside /usr (colon separated). */
   SHOPFLOOR_SANDBOX_PATHS: z.string().default(""),
+  /** While a run works, its progress comment is edited at most this often (each edit is a rate-limited, notifying GitHub write; Mission Control shows the live state). Waiting and final states are written at once. */
+  SHOPFLOOR_PROGRESS_EVERY_MS: z.coerce.number().int().nonnegative().default(30_000),
   /** How often Mission Control re-renders open pages on the server and pushes what changed: a second feels live. */
   SHOPFLOOR_LIVE_MS: z.coerce.number().int().min(100).default(1_000),
 });
@@ -57,6 +59,7 @@ export interface Settings {
   egressAllow: string[];
   sandboxPaths: string[];
   liveIntervalMs: number;
+  progressEveryMs: number;
   /** Variables for setup commands only: private registry tokens and the like. */
   setupEnv: Record<string, string>;
 }
@@ -85,6 +88,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     egressAllow: s.SHOPFLOOR_EGRESS_ALLOW.split(/[\s,]+/).filter(Boolean),
     sandboxPaths: s.SHOPFLOOR_SANDBOX_PATHS.split(":").filter((p) => p.startsWith("/")),
     liveIntervalMs: s.SHOPFLOOR_LIVE_MS,
+    progressEveryMs: s.SHOPFLOOR_PROGRESS_EVERY_MS,
     setupEnv: setupEnvOf(env),
   };
 }

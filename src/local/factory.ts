@@ -81,6 +81,7 @@ export async function startFactory(opts: {
     settings: {
       retry: { ...defaultRetryPolicy, maxAttempts: settings.maxAttempts, baseDelayMs: settings.retryBaseDelayMs },
       blockedLabel: "agent:blocked",
+      progressEveryMs: settings.progressEveryMs,
     },
     log,
     effects: {

@@ -33,6 +33,8 @@ export class Engine {
   private readonly inFlight = new Set<string>();
   private readonly tasks = new Set<Promise<void>>();
   private readonly githubChains = new Map<string, Promise<void>>();
+  /** Effects waiting for their `notBefore`, by key: how to wake each early. */
+  private readonly waiting = new Map<string, () => void>();
   private stopped = false;
   private readonly leases: Leases;
   private readonly inbox: Inbox;
@@ -77,6 +79,7 @@ export class Engine {
     if (decided.run && decided.run.phase !== undefined && decided.effects.length > 0) {
       log.info({ runId: event.runId, event: event.type, phase: decided.run.phase, effects: decided.effects.map((e) => e.kind) }, "decided");
     }
+    if (decided.run) this.wakeDropped(decided.run);
     for (const effect of decided.effects) this.launch(event.runId, effect);
   }
 
@@ -213,14 +216,13 @@ export class Engine {
 
   stop(): void {
     this.stopped = true;
+    for (const wake of [...this.waiting.values()]) wake();
   }
 
   private launch(runId: string, effect: Effect): void {
     if (this.stopped || this.inFlight.has(effect.key)) return;
     this.inFlight.add(effect.key);
     const perform = async () => {
-      const wait = effect.notBefore === undefined ? 0 : Date.parse(effect.notBefore) - this.clock().getTime();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (this.stopped) return;
       // Held until the answer is saved: another replica performing it now makes this launch a no-op.
       const lease = await this.leases.claim(effectLease(effect.key), leaseDefaults.effectMs);
@@ -231,14 +233,22 @@ export class Engine {
         await lease.release().catch((err: unknown) => this.deps.log.warn({ runId, key: effect.key, err }, "effect claim not released; it expires"));
       }
     };
+    const chained = (step: () => Promise<void>) => {
+      const next = (this.githubChains.get(runId) ?? Promise.resolve()).then(step);
+      this.githubChains.set(runId, next.catch(() => undefined));
+      return next;
+    };
     let task: Promise<void>;
     if (effect.kind === "dispatchJob" || effect.kind === "stopJobs" || effect.kind === "readCi") {
       // Jobs run side by side, a stop must not wait behind the run's GitHub writes, and a CI read
       // (which only reads) waits out its grace without holding up the writes decided after it.
-      task = perform();
+      task = this.until(effect).then(perform);
+    } else if (effect.kind === "upsertProgressComment") {
+      // A coalesced progress update waits its turn beside the run's writes, then joins them in order.
+      task = this.until(effect).then(() => chained(perform));
     } else {
-      task = (this.githubChains.get(runId) ?? Promise.resolve()).then(perform);
-      this.githubChains.set(runId, task.catch(() => undefined));
+      // A retried write keeps its place: the writes decided after it wait for it.
+      task = chained(() => this.until(effect).then(perform));
     }
     const tracked = task
       .catch((error: unknown) => this.deps.log.error({ runId, key: effect.key, err: error }, "effect crashed"))
@@ -259,6 +269,30 @@ export class Engine {
     }
     if (this.stopped) return;
     await this.submitWithRetry({ ...answer, runId, at: this.now(), key: effect.key } as Event);
+  }
+
+  /**
+   * Resolves at the effect's `notBefore`, or as soon as it stops mattering: a decision dropped it
+   * from the notes (a newer progress update replaced it, a stop cancelled a retry) or the engine stopped.
+   */
+  private until(effect: Effect): Promise<void> {
+    const wait = effect.notBefore === undefined ? 0 : Date.parse(effect.notBefore) - this.clock().getTime();
+    if (wait <= 0 || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiting.delete(effect.key);
+        resolve();
+      };
+      const timer = setTimeout(wake, wait);
+      this.waiting.set(effect.key, wake);
+    });
+  }
+
+  /** Wakes the run's waiting effects that its new notes no longer hold, so they end now, not at their time. */
+  private wakeDropped(run: Run): void {
+    const pending = new Set(run.pending.map((e) => e.key));
+    for (const [key, wake] of this.waiting) if (key.startsWith(`${run.id}:`) && !pending.has(key)) wake();
   }
 
   private clock(): Date {

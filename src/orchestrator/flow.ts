@@ -21,6 +21,7 @@ import { gateAnnotations, renderGateSummary, renderPullRequestBody } from "./ren
 import {
   Step,
   attemptOf,
+  isWorking,
   buildJob,
   feedbackOf,
   jobKind,
@@ -159,8 +160,17 @@ export function jobFailed(step: Step, jobId: string, failure: Failure, usage: re
 }
 
 export function effectFailed(step: Step, effect: Effect, failure: Failure, jitter: number): void {
-  // A missed progress update or reaction is repaired by the next write, or harmless.
-  if (effect.kind === "upsertProgressComment" || effect.kind === "addReaction") return;
+  // A missed reaction is harmless, and a missed progress update is repaired by the next one; but
+  // the last one, with the state a person acts on, is tried again like any write (never escalated).
+  if (effect.kind === "addReaction") return;
+  if (effect.kind === "upsertProgressComment") {
+    const newer = step.run.pending.some((e) => e.kind === "upsertProgressComment");
+    const verdict = retryVerdict(failure, effect.attempt ?? 1, undefined, jitter, step.settings.retry);
+    if (newer || isWorking(step.run.phase) || !verdict.retry) return;
+    const { key: _old, notBefore: _was, ...again } = effect;
+    step.emit({ ...again, attempt: (effect.attempt ?? 1) + 1, notBefore: new Date(Date.parse(step.at) + verdict.delayMs).toISOString() });
+    return;
+  }
   const finished = terminalPhases.includes(step.run.phase);
   // Work effects of a run that has ended are not retried: only its closing effects are.
   const workEffect = ["dispatchJob", "openPullRequest", "postReview", "readCi"].includes(effect.kind);

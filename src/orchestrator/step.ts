@@ -20,6 +20,12 @@ export interface MachineSettings {
   retry: RetryPolicy;
   /** The label put on an escalated issue. */
   blockedLabel: string;
+  /**
+   * While a run works, its progress comment is written at most once per this many milliseconds
+   * (default 30 s): each write is a rate-limited GitHub write and a notification-worthy edit, and
+   * Mission Control shows the live state. What a person must act on is written at once.
+   */
+  progressEveryMs?: number;
 }
 
 export interface Decision {
@@ -29,7 +35,11 @@ export interface Decision {
   note?: string;
 }
 
-export const defaultMachineSettings: MachineSettings = { retry: defaultRetryPolicy, blockedLabel: "agent:blocked" };
+export const defaultMachineSettings: MachineSettings = { retry: defaultRetryPolicy, blockedLabel: "agent:blocked", progressEveryMs: 30_000 };
+
+/** Phases in which the run is still working: their progress updates are coalesced, not written one by one. */
+const workingPhases: readonly Run["phase"][] = ["configuring", "planning", "building", "scrutiny", "publishing", "reviewing", "awaiting_ci"];
+export const isWorking = (phase: Run["phase"]): boolean => workingPhases.includes(phase);
 
 export function planJob(run: Run, attempt: number): Extract<Job, { kind: "plan" }> {
   return {
@@ -173,7 +183,7 @@ export class Step {
   }
 
   addUsage(usage: readonly Usage[], role: string): void {
-    if (usage.length > 0) this.update({ usage: [...this.run.usage, ...usage.map((u) => ({ ...u, role }))] });
+    if (usage.length > 0) this.update({ usage: [...this.run.usage, ...usage.map((u) => ({ ...u, role, at: this.at }))] });
   }
 
   recordAttempt(jobId: string, task: string, failure: Failure): void {
@@ -223,8 +233,29 @@ export class Step {
     return true;
   }
 
+  /**
+   * Show the run's state in its progress comment. The first write (which creates the comment)
+   * and a state a person reads to act on (waiting, paused, finished) go at once. Updates while the
+   * run works are coalesced: a newer body replaces an update not yet written, keeping its time,
+   * and otherwise waits `progressEveryMs` — so a run that finishes within that window writes its
+   * comment twice, and the last write is always the final state.
+   */
   progress(): void {
-    this.emit({ kind: "upsertProgressComment", body: renderProgress(this.run) });
+    const body = renderProgress(this.run);
+    const waiting = this.run.pending.filter((e) => e.kind === "upsertProgressComment");
+    const created = this.run.progressCommentId !== undefined;
+    // Once the comment exists any older update may go (one already on its way then answers nothing);
+    // before that only those still waiting their turn, never the one creating it: that would post a second.
+    const replaced = waiting.filter((e) => created || (e.notBefore !== undefined && e.notBefore > this.at));
+    if (replaced.length > 0) this.update({ pending: this.run.pending.filter((e) => !replaced.some((r) => r.key === e.key)) });
+    const first = !created && waiting.length === 0;
+    if (first || !isWorking(this.run.phase)) {
+      this.emit({ kind: "upsertProgressComment", body });
+      return;
+    }
+    const every = this.settings.progressEveryMs ?? defaultMachineSettings.progressEveryMs!;
+    const turn = replaced.map((e) => e.notBefore).find((t) => t !== undefined && t > this.at);
+    this.emit({ kind: "upsertProgressComment", body, notBefore: turn ?? new Date(Date.parse(this.at) + every).toISOString() });
   }
 
   /** The gate as it stands, `in_progress` on the head commit. */

@@ -593,7 +593,9 @@ describe("a restart while a job runs", () => {
       await until("the generator's first call", async () => (world.models.requests.some((r) => r.body.model === "gpt-5-mini") ? true : undefined));
       const before = await until("only the build job pending", async () => {
         const r = await readRunAt(world.stateDir);
-        return r?.pending.length === 1 && r.pending[0]!.kind === "dispatchJob" && r.progressCommentId !== undefined ? r : undefined;
+        // A progress update may wait its turn beside it (updates are coalesced while the run works).
+        const work = r?.pending.filter((e) => !(e.kind === "upsertProgressComment" && e.notBefore !== undefined)) ?? [];
+        return work.length === 1 && work[0]!.kind === "dispatchJob" && r?.progressCommentId !== undefined ? r : undefined;
       });
       expect(before.phase).toBe("building");
       expect(before.subtasks.impl).toMatchObject({ status: "running", attempts: 1 });

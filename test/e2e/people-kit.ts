@@ -124,13 +124,19 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T | undefi
   }
 }
 
-/** The run once `test` holds and nothing it decided is still pending. */
+/**
+ * Nothing the run decided is still under way: at most its progress comment's next update waits
+ * its turn (updates are coalesced while a run works, and change nothing but the comment).
+ */
+export const settled = (run: Run): boolean => run.pending.every((e) => e.kind === "upsertProgressComment" && e.notBefore !== undefined);
+
+/** The run once `test` holds and nothing it decided is still under way. */
 export function waitForPhase(app: AppHarness, test: (run: Run) => boolean, what: string, timeoutMs?: number): Promise<Run> {
   return waitUntil(
     what,
     async () => {
       const run = await app.readRun(runId);
-      return run && test(run) && run.pending.length === 0 ? run : undefined;
+      return run && test(run) && settled(run) ? run : undefined;
     },
     timeoutMs,
   );
@@ -142,7 +148,11 @@ export function waitForPhase(app: AppHarness, test: (run: Run) => boolean, what:
  */
 export async function quiesce(app: AppHarness | undefined, timeoutMs = 3_000): Promise<void> {
   if (!app) return;
-  await waitUntil("nothing pending", async () => ((await app.readRun(runId))?.pending.length ?? 0) === 0, timeoutMs).catch(() => undefined);
+  const quiet = async () => {
+    const run = await app.readRun(runId);
+    return !run || settled(run);
+  };
+  await waitUntil("nothing pending", quiet, timeoutMs).catch(() => undefined);
   await settle(50);
 }
 

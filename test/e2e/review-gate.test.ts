@@ -30,6 +30,9 @@ afterEach(async () => {
   app = undefined;
 });
 
+/** Nothing the run decided is under way but its progress comment's next update, which waits its turn. */
+const settled = (r: Run): boolean => r.pending.every((e) => e.kind === "upsertProgressComment" && e.notBefore !== undefined);
+
 // ---------------------------------------------------------------------------------------------
 // Scripted agents
 
@@ -413,7 +416,7 @@ describe("the repository's own CI", () => {
     const gh = h.github;
 
     // 1. Reviews are in, CI still runs: the gate waits, in progress.
-    const waiting = await waitUntil(h, (r) => r.phase === "awaiting_ci" && r.pending.length === 0, "the run to wait on CI");
+    const waiting = await waitUntil(h, (r) => r.phase === "awaiting_ci" && settled(r), "the run to wait on CI");
     const firstHead = waiting.headSha!;
     expect(firstHead).toBe(originHead(h));
     expect(waiting.ci).toEqual([{ name: "tests", app: "ci-app", status: "in_progress", conclusion: null, url: "https://ci.example/tests", details: "" }]);
@@ -431,7 +434,7 @@ describe("the repository's own CI", () => {
     expect(await h.deliver("check_suite", checkSuiteCompleted(firstHead, "failure", ciApp))).toBe(200);
 
     // 3. The fix is pushed, reviewed again; CI runs on the new head and the gate waits again.
-    const again = await waitUntil(h, (r) => r.phase === "awaiting_ci" && r.headSha !== firstHead && r.pending.length === 0, "the run to wait on CI of the fix");
+    const again = await waitUntil(h, (r) => r.phase === "awaiting_ci" && r.headSha !== firstHead && settled(r), "the run to wait on CI of the fix");
     const newHead = originHead(h);
     expect(again.headSha).toBe(newHead);
     expect(again.ciFixes).toBe(1);

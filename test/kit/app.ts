@@ -84,6 +84,8 @@ export async function startApp(opts: {
     // Reconciliation reads GitHub at start; tests that exercise it turn it on.
     SHOPFLOOR_RECONCILE_EVERY: "0",
     SHOPFLOOR_RETRY_BASE_MS: "50",
+    // Exact write counts must not depend on how fast this machine runs a run: edits wait past any test's run.
+    SHOPFLOOR_PROGRESS_EVERY_MS: "120000",
     ...opts.env,
   };
   const saved = { ...process.env };

@@ -175,6 +175,16 @@ describe("decide", () => {
     expect(d.job("build").job).toMatchObject({ fromSha: "base0" });
   });
 
+  it("answers an approval from Mission Control on the issue, naming who acted and where", () => {
+    const d = new Driver();
+    d.step(requested);
+    d.step({ type: "config.loaded", runId, at, key: d.pending("loadConfig").key, config: defaultRepoConfig, defaultBranch: "main" });
+    d.answerJob("plan", { kind: "plan", plan: { ...plan, risk: "high" }, baseSha: "base0", usage: [] });
+    const effects = d.step({ type: "command.received", runId, at, command: "approve", note: "", by: "lead", source: "mission-control" });
+    expect(d.run?.phase).toBe("building");
+    expect(effects.find((e) => e.kind === "postReply")).toMatchObject({ body: "@lead (from Mission Control) approved the plan; building now." });
+  });
+
   it("asks for approval of any plan when the repo config says always", () => {
     const d = new Driver();
     d.step(requested);
@@ -452,7 +462,7 @@ describe("decide", () => {
     d.step({ type: "job.failed", runId, at, key: e.key, jobId: e.job.jobId, failure: { class: "permanent", reason: "policy_violation", detail: "wrote README" }, usage });
     expect(d.run?.phase).toBe("escalated");
     expect(d.run?.subtasks.impl).toMatchObject({ status: "failed", failure: { reason: "policy_violation" } });
-    expect(d.run?.usage).toEqual([{ ...usage[0], role: "generate" }]);
+    expect(d.run?.usage).toEqual([{ ...usage[0], role: "generate", at }]);
   });
 
   it("shrugs off a failed progress update, retries a transient GitHub failure, escalates a permanent one", () => {
