@@ -13,7 +13,7 @@ import { LocalJobQueue } from "./queue/local.js";
 import { Engine } from "./orchestrator/engine.js";
 import { Monitor } from "./orchestrator/monitor.js";
 import { reconcile } from "./orchestrator/reconcile.js";
-import { defaultRetryPolicy } from "./orchestrator/retry.js";
+import { machineSettingsFrom } from "./orchestrator/step.js";
 import { intakeLabeled } from "./intake/labeled.js";
 import { intakePush } from "./intake/push.js";
 import { intakeCheckSuite } from "./intake/check-suite.js";
@@ -126,11 +126,7 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
     };
     const engine = new Engine({
       store,
-      settings: {
-        retry: { ...defaultRetryPolicy, maxAttempts: settings.maxAttempts, baseDelayMs: settings.retryBaseDelayMs },
-        blockedLabel: "agent:blocked",
-        progressEveryMs: settings.progressEveryMs,
-      },
+      settings: machineSettingsFrom(settings),
       log: app.log.child({ name: "engine" }),
       leases,
       effects: {

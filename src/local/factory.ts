@@ -6,7 +6,7 @@ import { deprecationNotice } from "../models/deprecated.js";
 import { Engine } from "../orchestrator/engine.js";
 import type { RepoConfigOutcome } from "../orchestrator/effects/index.js";
 import { Monitor } from "../orchestrator/monitor.js";
-import { defaultRetryPolicy } from "../orchestrator/retry.js";
+import { machineSettingsFrom } from "../orchestrator/step.js";
 import { LocalJobQueue } from "../queue/local.js";
 import { createRunner } from "../runner.js";
 import { formatTrace } from "../store/format-trace.js";
@@ -78,11 +78,7 @@ export async function startFactory(opts: {
   };
   const engine = new Engine({
     store,
-    settings: {
-      retry: { ...defaultRetryPolicy, maxAttempts: settings.maxAttempts, baseDelayMs: settings.retryBaseDelayMs },
-      blockedLabel: "agent:blocked",
-      progressEveryMs: settings.progressEveryMs,
-    },
+    settings: machineSettingsFrom(settings),
     log,
     effects: {
       octokitFor: async () => github.octokit,

@@ -37,6 +37,15 @@ export interface Decision {
 
 export const defaultMachineSettings: MachineSettings = { retry: defaultRetryPolicy, blockedLabel: "agent:blocked", progressEveryMs: 30_000 };
 
+/** The machine's settings from the process's (config/settings.ts), the same for the App and `shopfloor run`. */
+export function machineSettingsFrom(s: { maxAttempts: number; retryBaseDelayMs: number; progressEveryMs: number }): MachineSettings {
+  return {
+    retry: { ...defaultRetryPolicy, maxAttempts: s.maxAttempts, baseDelayMs: s.retryBaseDelayMs },
+    blockedLabel: defaultMachineSettings.blockedLabel,
+    progressEveryMs: s.progressEveryMs,
+  };
+}
+
 /** Phases in which the run is still working: their progress updates are coalesced, not written one by one. */
 const workingPhases: readonly Run["phase"][] = ["configuring", "planning", "building", "scrutiny", "publishing", "reviewing", "awaiting_ci"];
 export const isWorking = (phase: Run["phase"]): boolean => workingPhases.includes(phase);
