@@ -118,6 +118,7 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
     // Intake reaches storage only through these: a failure is answered 503, never acknowledged.
     const persist = storing((deliveryId: string, event: Event) => store.putDelivery({ deliveryId, event }));
     const loadRun = storing((runId: string) => store.load(runId));
+    const received = storing((deliveryId: string) => store.wasDelivered(deliveryId));
     const runForPr = storing((owner: string, repo: string, prNumber: number) => store.runForPr(owner, repo, prNumber));
     const octokitFor = async (installationId: number) => {
       const octokit = (await app.auth(installationId)) as InstallationOctokit;
@@ -151,7 +152,7 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
 
     on("issues.labeled", async (context) => {
       await freshLabels();
-      await intakeLabeled(context, { triggerLabel: (owner, repo) => triggerLabels.labelFor(owner, repo), persist, wake });
+      await intakeLabeled(context, { triggerLabel: (owner, repo) => triggerLabels.labelFor(owner, repo), persist, received, wake });
     });
     on("check_suite.completed", (context) => intakeCheckSuite(context, { ownAppId: Number(process.env.APP_ID) || undefined, persist, wake }));
     const lifecycle = {

@@ -271,6 +271,14 @@ export class FileRunStore implements RunStore {
     return byArrival(await this.readDeliveries("aside")) as SetAsideEntry[];
   }
 
+  async wasDelivered(deliveryId: string): Promise<boolean> {
+    const name = `${safe(deliveryId)}.json`;
+    for (const dir of ["pending", "taken"]) {
+      if ((await readFile(join(this.root, "deliveries", dir, name), "utf8").catch(notFound)) !== undefined) return true;
+    }
+    return false;
+  }
+
   async isDeliveryPending(deliveryId: string): Promise<boolean> {
     const text = await readFile(join(this.root, "deliveries", "pending", `${safe(deliveryId)}.json`), "utf8").catch(notFound);
     return text !== undefined;

@@ -280,6 +280,11 @@ export class RedisRunStore implements RunStore {
     return byArrival(await this.readDeliveries(await this.redis.smembers(this.key("deliveries", "aside")))) as SetAsideEntry[];
   }
 
+  async wasDelivered(deliveryId: string): Promise<boolean> {
+    // The delivery key is kept after it is taken (see markDeliveryTaken).
+    return (await this.redis.exists(this.key("delivery", deliveryId))) === 1;
+  }
+
   async isDeliveryPending(deliveryId: string): Promise<boolean> {
     return (await this.redis.sismember(this.key("deliveries", "pending"), deliveryId)) === 1;
   }

@@ -91,6 +91,8 @@ export interface RunStore {
   putDelivery(entry: InboxEntry): Promise<boolean>;
   /** Deliveries not yet taken, oldest arrival first. */
   pendingDeliveries(): Promise<InboxEntry[]>;
+  /** This delivery id was received before (waiting or taken): a redelivery is known without asking GitHub anything. */
+  wasDelivered(deliveryId: string): Promise<boolean>;
   /** Still waiting to be taken: a replica that claimed it after another took it must not submit it again. */
   isDeliveryPending(deliveryId: string): Promise<boolean>;
   markDeliveryTaken(deliveryId: string): Promise<void>;

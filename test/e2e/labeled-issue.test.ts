@@ -26,8 +26,9 @@ describe("a labelled issue becomes a gated pull request", () => {
     app.github.permissions = { Codertocat: "write" };
     const payload = labeledPayload();
     expect(await app.deliver("issues", payload, "delivery-1")).toBe(200);
-    // GitHub redelivers with the same id: it must change nothing.
+    // GitHub redelivers with the same id: it must change nothing, and is known without asking GitHub.
     expect(await app.deliver("issues", payload, "delivery-1")).toBe(200);
+    expect(app.github.count("GET", `${full}/collaborators/Codertocat/permission`)).toBe(1);
     const run = await app.waitForRun(runId);
     const gh = app.github;
 
@@ -103,7 +104,8 @@ describe("a labelled issue becomes a gated pull request", () => {
     // On success the draft PR is marked ready for review; a person merges.
     expect(gh.ready).toEqual([gh.pulls[0]!.number]);
     expect(gh.pulls[0]!.draft).toBe(false);
-    expect(gh.count("GET", `${full}/collaborators/Codertocat/permission`)).toBe(2);
+    // The labeller's permission was asked once: the redelivery was known from the store.
+    expect(gh.count("GET", `${full}/collaborators/Codertocat/permission`)).toBe(1);
     // The token git used was scoped to this one repository.
     const scoped = gh.requests.filter((r) => r.path.endsWith("/access_tokens") && r.body?.repositories);
     expect(scoped.map((r) => r.body)).toEqual([{ repositories: [repoName], permissions: { contents: "write" } }]);

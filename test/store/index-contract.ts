@@ -137,5 +137,16 @@ export function describeRunStamps(name: string, fresh: () => Promise<RunStore>):
       await s.pruneRun(historyRun(2, "done"));
       expect((await s.runStamps()).get("octo/app#2")).not.toBe(first.get("octo/app#2"));
     });
+
+    it("knows a delivery id it received, waiting or taken, so a redelivery needs no call to GitHub", async () => {
+      const s = await fresh();
+      const event = { type: "wait.expired" as const, runId: a, at: "2026-01-01T00:00:00.000Z", waitingFor: "ci" as const, waitedMs: 1 };
+      expect(await s.wasDelivered("d-new")).toBe(false);
+      await s.putDelivery({ deliveryId: "d-new", event });
+      expect(await s.wasDelivered("d-new")).toBe(true);
+      await s.markDeliveryTaken("d-new");
+      expect(await s.wasDelivered("d-new")).toBe(true);
+      expect(await s.wasDelivered("d-other")).toBe(false);
+    });
   });
 }
