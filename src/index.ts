@@ -151,8 +151,11 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
     const on = onWellFormed(app);
 
     on("issues.labeled", async (context) => {
+      // GitHub waits for the answer: a redelivery (the same id) is known from the store alone,
+      // before the labels are read again or the labeller's permission is asked.
+      if (await received(context.id)) return void context.log.info({ deliveryId: context.id }, "ignored: this delivery was already received");
       await freshLabels();
-      await intakeLabeled(context, { triggerLabel: (owner, repo) => triggerLabels.labelFor(owner, repo), persist, received, wake });
+      await intakeLabeled(context, { triggerLabel: (owner, repo) => triggerLabels.labelFor(owner, repo), persist, wake });
     });
     on("check_suite.completed", (context) => intakeCheckSuite(context, { ownAppId: Number(process.env.APP_ID) || undefined, persist, wake }));
     const lifecycle = {

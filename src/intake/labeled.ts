@@ -7,8 +7,6 @@ export interface LabeledIntakeDeps {
   triggerLabel(owner: string, repo: string): string;
   /** Persist the event under its delivery id; false when this delivery was seen before. */
   persist(deliveryId: string, event: Event): Promise<boolean>;
-  /** Whether this delivery id was received before: a redelivery is answered without a permission call. */
-  received?(deliveryId: string): Promise<boolean>;
   /** Tell the engine there is something in the inbox; must not wait for the run. */
   wake(): void;
 }
@@ -35,11 +33,6 @@ export async function intakeLabeled(context: Context<"issues.labeled">, deps: La
   }
   if (!payload.installation) {
     log.warn("ignored: the delivery has no installation");
-    return;
-  }
-  // GitHub waits for the answer: a redelivery (the same id) is known from the store alone.
-  if (await deps.received?.(context.id)) {
-    log.info("ignored: this delivery was already received");
     return;
   }
   // Triage users can add labels too: the labeller's live permission decides, not the label.
