@@ -4,7 +4,7 @@ import { RedisRunStore } from "./store/redis.js";
 import { startRunner } from "./queue/bullmq.js";
 import { createRunner } from "./runner.js";
 import type { InstallationOctokit } from "./github/octokit.js";
-import shopfloor from "./index.js";
+import shopfloor, { meteredOctokit } from "./index.js";
 import { protectCommand, protectUsage } from "./cli/protect.js";
 import { doctor } from "./cli/doctor.js";
 import { parseDoctorArgs } from "./cli/workflow-audit.js";
@@ -45,7 +45,8 @@ async function main(argv: string[]): Promise<number> {
       console.error(`shopfloor serve: ${refusal}`);
       return 2;
     }
-    await run(shopfloor, { Octokit: ShopfloorOctokit });
+    // Every client Probot builds counts its GitHub requests and rate limit on /metrics.
+    await run(shopfloor, { Octokit: ShopfloorOctokit.plugin(meteredOctokit) });
     return -1;
   }
   if (command === "runner") {
