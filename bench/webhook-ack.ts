@@ -8,7 +8,8 @@
  * half redeliveries of a label already received (permission check, then deduplicated).
  * Goal: the app's p99 at most 1.25 times bare Probot's.
  */
-import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
+import { sendDelivery } from "../src/cli/replay.js";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import examples from "@octokit/webhooks-examples";
 import { run } from "probot";
 import { installationId, owner, repoName, startApp, type AppHarness } from "../test/kit/app.js";
@@ -30,15 +31,7 @@ async function startBareProbot(port: number): Promise<{ deliver: Deliver; close(
   const server = await run((app) => app.on(["issues.labeled", "issue_comment.created"], async () => undefined), { env });
   // As the kit's `deliver` posts to the app: signed, awaited to the last byte.
   const deliver: Deliver = async (name, payload, deliveryId = randomBytes(8).toString("hex")) => {
-    const body = JSON.stringify(payload);
-    const signature = `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
-    const res = await fetch(`http://127.0.0.1:${port}/api/github/webhooks`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-github-event": name, "x-github-delivery": deliveryId, "x-hub-signature-256": signature },
-      body,
-    });
-    await res.text();
-    return res.status;
+    return (await sendDelivery(`http://127.0.0.1:${port}/api/github/webhooks`, secret, { event: name, id: deliveryId, payload })).status;
   };
   return { deliver, close: () => server.stop() };
 }

@@ -44,6 +44,23 @@ export function signature(secret: string, body: string): string {
   return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 }
 
+/** POST a delivery the way GitHub does: JSON, signed with the webhook secret. Rejects when nothing answers. */
+export async function sendDelivery(url: string, secret: string, delivery: { event: string; id: string; payload: unknown }): Promise<{ status: number; ok: boolean; text: string }> {
+  const body = JSON.stringify(delivery.payload);
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "user-agent": "GitHub-Hookshot/shopfloor-replay",
+      "x-github-event": delivery.event,
+      "x-github-delivery": delivery.id,
+      "x-hub-signature-256": signature(secret, body),
+    },
+    body,
+  });
+  return { status: response.status, ok: response.ok, text: await response.text() };
+}
+
 /** `shopfloor replay`: returns the exit code (0 on a 2xx answer, 1 otherwise, 2 for bad input). */
 export async function replayCommand(argv: string[], env: NodeJS.ProcessEnv, cwd: string, out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const refuse = (why: string) => {
@@ -74,26 +91,15 @@ export async function replayCommand(argv: string[], env: NodeJS.ProcessEnv, cwd:
   const url = parsed.values.url ?? defaultUrl;
   if (!/^https?:\/\//.test(url)) return refuse(`--url must be an http(s) URL, got ${url}`);
   const id = parsed.values.delivery ?? randomUUID();
-  const body = JSON.stringify(delivery.payload);
   const action = (delivery.payload as { action?: unknown } | null)?.action;
-  let response: Response;
+  let response: Awaited<ReturnType<typeof sendDelivery>>;
   try {
-    response = await fetch(url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "user-agent": "GitHub-Hookshot/shopfloor-replay",
-        "x-github-event": delivery.event,
-        "x-github-delivery": id,
-        "x-hub-signature-256": signature(secret, body),
-      },
-      body,
-    });
+    response = await sendDelivery(url, secret, { event: delivery.event, id, payload: delivery.payload });
   } catch (error) {
     err(`shopfloor replay: could not reach ${url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
     return 1;
   }
-  const answer = (await response.text()).trim();
+  const answer = response.text.trim();
   out(`${delivery.event}${typeof action === "string" ? `.${action}` : ""} delivery ${id} → ${url}: HTTP ${response.status}`);
   if (response.ok) return 0;
   if (answer) err(answer.slice(0, 2000));

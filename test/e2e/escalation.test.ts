@@ -1,5 +1,6 @@
+import { sendDelivery } from "../../src/cli/replay.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -550,15 +551,7 @@ async function startInstance(world: SharedWorld): Promise<Instance> {
 }
 
 async function deliverTo(port: number, name: string, payload: unknown, deliveryId = randomBytes(8).toString("hex")): Promise<number> {
-  const body = JSON.stringify(payload);
-  const signature = `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}`;
-  const res = await fetch(`http://127.0.0.1:${port}/api/github/webhooks`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-github-event": name, "x-github-delivery": deliveryId, "x-hub-signature-256": signature },
-    body,
-  });
-  await res.text();
-  return res.status;
+  return (await sendDelivery(`http://127.0.0.1:${port}/api/github/webhooks`, webhookSecret, { event: name, id: deliveryId, payload })).status;
 }
 
 async function readRunAt(stateDir: string): Promise<Run | undefined> {

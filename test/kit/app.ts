@@ -1,4 +1,5 @@
-import { generateKeyPairSync, createHmac, randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { sendDelivery } from "../../src/cli/replay.js";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -121,15 +122,7 @@ export async function startApp(opts: {
     token,
     readRun,
     async deliver(name, payload, deliveryId = randomBytes(8).toString("hex")) {
-      const body = JSON.stringify(payload);
-      const signature = `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}`;
-      const res = await fetch(`http://127.0.0.1:${port}/api/github/webhooks`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-github-event": name, "x-github-delivery": deliveryId, "x-hub-signature-256": signature },
-        body,
-      });
-      await res.text();
-      return res.status;
+      return (await sendDelivery(`http://127.0.0.1:${port}/api/github/webhooks`, webhookSecret, { event: name, id: deliveryId, payload })).status;
     },
     async waitForRun(runId, timeoutMs = 90_000) {
       const started = Date.now();

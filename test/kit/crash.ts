@@ -4,8 +4,9 @@
  * when the run still ends gated with exactly one branch, one PR, one progress comment and one
  * concluded gate check: nothing lost, nothing done twice.
  */
+import { sendDelivery } from "../../src/cli/replay.js";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, type WriteStream } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -359,16 +360,8 @@ async function readyWithin(child: Child, timeoutMs: number, stateDir: string): P
 }
 
 export async function deliverWebhook(port: number, deliveryId: string, payload: unknown): Promise<number> {
-  const body = JSON.stringify(payload);
-  const signature = `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}`;
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/api/github/webhooks`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-github-event": "issues", "x-github-delivery": deliveryId, "x-hub-signature-256": signature },
-      body,
-    });
-    await res.text();
-    return res.status;
+    return (await sendDelivery(`http://127.0.0.1:${port}/api/github/webhooks`, webhookSecret, { event: "issues", id: deliveryId, payload })).status;
   } catch {
     return 0; // the connection died with the process
   }
