@@ -150,13 +150,16 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
     // Every handler sees only deliveries of the shape it reads; a malformed one is logged and acknowledged.
     const on = onWellFormed(app);
 
-    on("issues.labeled", async (context) => {
-      // GitHub waits for the answer: a redelivery (the same id) is known from the store alone,
-      // before the labels are read again or the labeller's permission is asked.
-      if (await received(context.id)) return void context.log.info({ deliveryId: context.id }, "ignored: this delivery was already received");
-      await freshLabels();
-      await intakeLabeled(context, { triggerLabel: (owner, repo) => triggerLabels.labelFor(owner, repo), persist, wake });
-    });
+    // GitHub waits for the answer: a redelivered label (the same id) is known from the store alone,
+    // before its payload is checked, the labels are read again or the labeller's permission is asked.
+    on(
+      "issues.labeled",
+      async (context) => {
+        await freshLabels();
+        await intakeLabeled(context, { triggerLabel: (owner, repo) => triggerLabels.labelFor(owner, repo), persist, wake });
+      },
+      { received },
+    );
     on("check_suite.completed", (context) => intakeCheckSuite(context, { ownAppId: Number(process.env.APP_ID) || undefined, persist, wake }));
     const lifecycle = {
       persist,
@@ -167,8 +170,8 @@ export function createShopfloor(onReady?: (shopfloor: Shopfloor) => void) {
       intakeComment(context, {
         persist,
         wake,
-        isRunIssue: async (owner, repo, number) => {
-          if (await loadRun(`${owner}/${repo}#${number}`)) return { runIssue: number };
+        isRunIssue: async (owner, repo, number, kind) => {
+          if (kind === "issue") return (await loadRun(`${owner}/${repo}#${number}`)) ? { runIssue: number } : undefined;
           const runId = await runForPr(owner, repo, number);
           return runId === undefined ? undefined : { runIssue: Number(runId.slice(runId.lastIndexOf("#") + 1)) };
         },

@@ -44,20 +44,22 @@ export function signature(secret: string, body: string): string {
   return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 }
 
+/** A delivery as GitHub sends it: the JSON body and its headers, signed with the webhook secret. */
+export function signedDelivery(secret: string, delivery: { event: string; id: string; payload: unknown }): { headers: Record<string, string>; body: string } {
+  const body = JSON.stringify(delivery.payload);
+  const headers = {
+    "content-type": "application/json",
+    "user-agent": "GitHub-Hookshot/shopfloor-replay",
+    "x-github-event": delivery.event,
+    "x-github-delivery": delivery.id,
+    "x-hub-signature-256": signature(secret, body),
+  };
+  return { headers, body };
+}
+
 /** POST a delivery the way GitHub does: JSON, signed with the webhook secret. Rejects when nothing answers. */
 export async function sendDelivery(url: string, secret: string, delivery: { event: string; id: string; payload: unknown }): Promise<{ status: number; ok: boolean; text: string }> {
-  const body = JSON.stringify(delivery.payload);
-  const response = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "user-agent": "GitHub-Hookshot/shopfloor-replay",
-      "x-github-event": delivery.event,
-      "x-github-delivery": delivery.id,
-      "x-hub-signature-256": signature(secret, body),
-    },
-    body,
-  });
+  const response = await fetch(url, { method: "POST", ...signedDelivery(secret, delivery) });
   return { status: response.status, ok: response.ok, text: await response.text() };
 }
 

@@ -8,8 +8,12 @@ export interface CommentIntakeDeps {
   persist(deliveryId: string, event: Event): Promise<boolean>;
   /** Tell the engine there is something in the inbox; must not wait for the run. */
   wake(): void;
-  /** The run an issue or a Shopfloor PR belongs to, by the run's issue number; undefined when none. */
-  isRunIssue(owner: string, repo: string, number: number): Promise<{ runIssue: number } | undefined>;
+  /**
+   * The run an issue or a Shopfloor PR belongs to, by the run's issue number; undefined when none.
+   * Which it is comes from the payload: a run's own number is always an issue (only issues carry
+   * the trigger label) and a PR is found by the number it was opened as, so one lookup answers.
+   */
+  isRunIssue(owner: string, repo: string, number: number, kind: "issue" | "pull request"): Promise<{ runIssue: number } | undefined>;
 }
 
 /**
@@ -22,25 +26,28 @@ export async function intakeComment(context: Context<"issue_comment.created">, d
   const { owner, repo } = context.repo();
   const number = payload.issue.number;
   const sender = payload.sender.login;
-  const log = context.log.child({ deliveryId: context.id, repo: `${owner}/${repo}`, issue: number });
+  // Most comments are not for Shopfloor and GitHub waits for the answer: their lines carry the
+  // delivery's fields, and a child logger (which serialises them at once) is made only for a run's.
+  const where = { deliveryId: context.id, repo: `${owner}/${repo}`, issue: number };
   if (payload.sender.type === "Bot" || payload.comment.performed_via_github_app) {
-    log.debug("ignored: the comment is from a bot or an app");
+    context.log.debug(where, "ignored: the comment is from a bot or an app");
     return;
   }
   const parsed = firstCommand(payload.comment.body ?? "");
   if (!parsed) {
-    log.debug("ignored: no command in the comment");
+    context.log.debug(where, "ignored: no command in the comment");
     return;
   }
   if (!payload.installation) {
-    log.warn("ignored: the delivery has no installation");
+    context.log.warn(where, "ignored: the delivery has no installation");
     return;
   }
-  const run = await deps.isRunIssue(owner, repo, number);
+  const run = await deps.isRunIssue(owner, repo, number, payload.issue.pull_request ? "pull request" : "issue");
   if (!run) {
-    log.debug({ command: parsed.command }, "ignored: no Shopfloor run on this issue");
+    context.log.debug({ ...where, command: parsed.command }, "ignored: no Shopfloor run on this issue");
     return;
   }
+  const log = context.log.child(where);
   const runId = `${owner}/${repo}#${run.runIssue}`;
   if (payload.issue.pull_request && (await fromFork(context, owner, repo, number))) {
     log.info({ runId, command: parsed.command }, "ignored: the pull request comes from a fork");

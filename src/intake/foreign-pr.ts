@@ -17,15 +17,16 @@ export async function intakeForeignPullRequest(context: PullRequestHead, deps: F
   const { payload } = context;
   const pr = payload.pull_request;
   const { owner, repo } = context.repo();
-  const log = context.log.child({ deliveryId: context.id, repo: `${owner}/${repo}`, pullRequest: pr.number });
+  // Fields per line, not a child logger that serialises them at once: GitHub waits for the answer.
+  const where = { deliveryId: context.id, repo: `${owner}/${repo}`, pullRequest: pr.number };
   // Runs push to the repository itself: a fork's branch is never a run's, whatever its name.
   const fromFork = pr.head.repo?.full_name !== payload.repository.full_name;
   if (!fromFork && (await deps.isRunPullRequest(owner, repo, { number: pr.number, headRef: pr.head.ref }))) {
-    log.debug("ignored: a Shopfloor run owns this pull request");
+    context.log.debug(where, "ignored: a Shopfloor run owns this pull request");
     return;
   }
   await passGateForForeignPullRequest(context.octokit, { owner, repo }, pr.head.sha, summaryFor(pr.head.ref));
-  log.info({ headSha: pr.head.sha }, "gate passed: not a Shopfloor run");
+  context.log.info({ ...where, headSha: pr.head.sha }, "gate passed: not a Shopfloor run");
 }
 
 function summaryFor(headRef: string): string {

@@ -103,19 +103,31 @@ type Handler<E extends HandledEvent> = (context: Context<E>) => Promise<void>;
  * with its id and what is wrong, acknowledged (2xx, since GitHub never redelivers a failure on
  * its own anyway) and has no effect. Several names share one handler, each checked by its own shape.
  * A handler whose storage failed throws `NotStored`, answered 503.
+ *
+ * With `received`, a delivery already received is answered first, from the store alone: a
+ * redelivery needs nothing from its payload, and GitHub waits for the answer.
  */
 export function onWellFormed(app: Probot) {
-  return <E extends HandledEvent>(events: E | E[], handler: Handler<E>): void => {
+  return <E extends HandledEvent>(events: E | E[], handler: Handler<E>, opts: { received?: (deliveryId: string) => Promise<boolean> } = {}): void => {
     for (const event of Array.isArray(events) ? events : [events]) {
       const on = app.on as (event: E, handler: Handler<E>) => void;
       on(event, async (context) => {
-        const parsed = payloadSchemas[event].safeParse(context.payload);
-        if (!parsed.success) {
-          const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(payload)"}: ${i.message}`);
-          context.log.warn({ deliveryId: context.id, event, problems }, "ignored: malformed delivery payload");
-          return;
-        }
         try {
+          // A store that cannot answer is the handler's failure, raised after the payload is
+          // checked: a malformed delivery is acknowledged and ignored whatever the store's state.
+          let unanswered: unknown;
+          const received = await opts.received?.(context.id).catch((error: unknown) => void (unanswered = error));
+          if (received) {
+            context.log.info({ deliveryId: context.id, event }, "ignored: this delivery was already received");
+            return;
+          }
+          const parsed = payloadSchemas[event].safeParse(context.payload);
+          if (!parsed.success) {
+            const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(payload)"}: ${i.message}`);
+            context.log.warn({ deliveryId: context.id, event, problems }, "ignored: malformed delivery payload");
+            return;
+          }
+          if (unanswered !== undefined) throw unanswered;
           await handler(context);
         } catch (error) {
           if (error instanceof NotStored) context.log.warn({ deliveryId: context.id, event, err: error.cause }, "delivery not stored; answered 503");

@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { syncDir, writeFileAtomic } from "./atomic.js";
+import { readIfPresent, syncDir, writeFileAtomic } from "./atomic.js";
 import type { RunIndexEntry } from "./run-index.js";
 
 /** Bumped when the layout changes: a state dir without this stamp is indexed again from its run files. */
@@ -80,7 +80,7 @@ export class FileRunIndex {
   /** The run an entry of the PR index names; the caller checks it against the run's notes. */
   async prTarget(key: string): Promise<string | undefined> {
     await this.ready();
-    const text = await readFile(this.path("prs", key), "utf8").catch(() => undefined);
+    const text = await readIfPresent(this.path("prs", key)).catch(() => undefined);
     return text || undefined;
   }
 

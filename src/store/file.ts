@@ -1,8 +1,9 @@
-import { access, link, readFile, readdir, mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { link, readFile, readdir, mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { RunSchema, EventSchema, JobProgressSchema, type JobProgress, type Run } from "../domain/index.js";
-import { writeFileAtomic, appendLineDurably } from "./atomic.js";
+import { writeFileAtomic, appendLineDurably, readIfPresent } from "./atomic.js";
 import { withFileLock } from "./lock.js";
 import { FileRunIndex } from "./file-index.js";
 import { IndexedNotesSchema, indexEntryOf, prKey, type IndexedNotes, type RunIndexEntry } from "./run-index.js";
@@ -16,6 +17,9 @@ import {
   type VersionedRun,
   type WriteOutcome,
 } from "./run-store.js";
+
+/** How many delivery ids a file store keeps in memory to answer redeliveries (about 1 MB). */
+const rememberedDeliveries = 10_000;
 
 /**
  * The file lock is held until its holder releases it or its process is gone (lock.ts): it has
@@ -35,6 +39,12 @@ export class FileRunStore implements RunStore {
   private readonly progressChains = new Map<string, Promise<void>>();
   private readonly seqs = new Map<string, number>();
   private readonly index: FileRunIndex;
+  /**
+   * Delivery ids this process has seen stored, newest last and at most `rememberedDeliveries`:
+   * a record is never removed, and this process alone writes the state dir (lock.ts), so a
+   * remembered id is received for good and a redelivery is answered without touching the disk.
+   */
+  private readonly received = new Set<string>();
 
   constructor(private readonly root: string) {
     this.index = new FileRunIndex(join(root, "index"), () => this.everyRunEntry());
@@ -47,7 +57,7 @@ export class FileRunStore implements RunStore {
   }
 
   async load(runId: string): Promise<Run | undefined> {
-    const text = await readFile(join(this.dirOf(runId), "run.json"), "utf8").catch(notFound);
+    const text = await readIfPresent(join(this.dirOf(runId), "run.json"));
     return text === undefined ? undefined : RunSchema.parse(JSON.parse(text));
   }
 
@@ -101,7 +111,7 @@ export class FileRunStore implements RunStore {
 
   /** The indexed fields of a run's notes as they are on disk; undefined when it has none. */
   private async indexedNotes(runId: string): Promise<IndexedNotes | undefined> {
-    const text = await readFile(join(this.dirOf(runId), "run.json"), "utf8").catch(notFound);
+    const text = await readIfPresent(join(this.dirOf(runId), "run.json"));
     return text === undefined ? undefined : IndexedNotesSchema.parse(JSON.parse(text));
   }
 
@@ -210,6 +220,13 @@ export class FileRunStore implements RunStore {
    * temp file, so GitHub's redelivery of the same id is still taken.
    */
   async putDelivery(entry: InboxEntry): Promise<boolean> {
+    const stored = await this.storeDelivery(entry);
+    // Either way the id is on disk now: ours, or the one that was there first.
+    this.remember(entry.deliveryId);
+    return stored;
+  }
+
+  private async storeDelivery(entry: InboxEntry): Promise<boolean> {
     const name = `${safe(entry.deliveryId)}.json`;
     const pending = join(this.root, "deliveries", "pending");
     const taken = join(this.root, "deliveries", "taken");
@@ -272,12 +289,18 @@ export class FileRunStore implements RunStore {
   }
 
   async wasDelivered(deliveryId: string): Promise<boolean> {
+    if (this.received.has(deliveryId)) return true;
     const name = `${safe(deliveryId)}.json`;
-    // One `access` each, not a read: this answers while GitHub waits for the webhook's answer.
-    for (const dir of ["pending", "taken"]) {
-      if (await access(join(this.root, "deliveries", dir, name)).then(() => true, notFound)) return true;
-    }
-    return false;
+    // Existence only, asked synchronously (a microsecond each): this answers while GitHub waits
+    // for the webhook's answer. Pending first: a delivery moves from pending to taken, never back.
+    const stored = ["pending", "taken"].some((dir) => existsSync(join(this.root, "deliveries", dir, name)));
+    if (stored) this.remember(deliveryId);
+    return stored;
+  }
+
+  private remember(deliveryId: string): void {
+    this.received.add(deliveryId);
+    if (this.received.size > rememberedDeliveries) this.received.delete(this.received.values().next().value!);
   }
 
   async isDeliveryPending(deliveryId: string): Promise<boolean> {

@@ -16,7 +16,7 @@ const runs = new Map([
 
 let github: ReturnType<typeof fenceGitHub>;
 let box: ReturnType<typeof inbox>;
-let lookups: number[];
+let lookups: string[];
 let probot: Probot;
 beforeEach(async () => {
   github = fenceGitHub();
@@ -27,8 +27,8 @@ beforeEach(async () => {
       intakeComment(context, {
         persist: box.persist,
         wake: box.wake,
-        isRunIssue: async (o, r, number) => {
-          lookups.push(number);
+        isRunIssue: async (o, r, number, kind) => {
+          lookups.push(`${kind} ${number}`);
           const runIssue = o === owner && r === repo ? runs.get(number) : undefined;
           return runIssue === undefined ? undefined : { runIssue };
         },
@@ -138,7 +138,7 @@ describe("intakeComment", () => {
   it("ignores a command on an issue that has no run, without a request", async () => {
     await deliver("d-norun", comment("/retry", (p) => (p.issue.number = 2)));
     github.verify();
-    expect(lookups).toEqual([2]);
+    expect(lookups).toEqual(["issue 2"]);
     expect(box.persisted).toEqual([]);
   });
 
@@ -164,6 +164,8 @@ describe("intakeComment", () => {
     await deliver("d-pr", comment("/escalate reviewers disagree", onPr));
 
     github.verify();
+    // One lookup, by the kind the payload says: a PR is found by its number in the PR index.
+    expect(lookups).toEqual(["pull request 9"]);
     expect(box.persisted.map((p) => p.event)).toMatchObject([
       { type: "command.received", runId: `${owner}/${repo}#1`, command: "escalate", note: "reviewers disagree", issueNumber: 9 },
     ]);

@@ -17,7 +17,7 @@ export const owner = "Codertocat";
 export const repoName = "Hello-World";
 export const defaultBranch = "master";
 export const installationId = 42;
-const webhookSecret = "kit-webhook-secret";
+export const webhookSecret = "kit-webhook-secret";
 
 export interface AppHarness {
   url: string;
@@ -48,6 +48,8 @@ export async function startApp(opts: {
   env?: Record<string, string>;
   /** Other loopback hosts ("127.0.0.1:PORT") the app's own process may reach: a package registry behind the egress proxy. */
   netConnect?: string[];
+  /** The client class Probot builds, instead of the kit's (no throttling, no retries): `shopfloor serve`'s, say. */
+  Octokit?: typeof ProbotOctokit;
 }): Promise<AppHarness> {
   const root = await mkdtemp(join(tmpdir(), "shopfloor-e2e-"));
   const originRoot = join(root, "origin");
@@ -95,11 +97,13 @@ export async function startApp(opts: {
   const isReady = new Promise<Shopfloor>((r) => (ready = r));
   // GitHub's secondary-limit spacing (1-3 s per write) is Octokit's; tests need not wait for it.
   // The function form: Probot passes its own `throttle` options, which would replace an object default.
-  const Octokit = ProbotOctokit.defaults((options: ConstructorParameters<typeof ProbotOctokit>[0]) => ({
-    ...options,
-    throttle: { ...options?.throttle, enabled: false },
-    retry: { enabled: false },
-  }));
+  const Octokit =
+    opts.Octokit ??
+    ProbotOctokit.defaults((options: ConstructorParameters<typeof ProbotOctokit>[0]) => ({
+      ...options,
+      throttle: { ...options?.throttle, enabled: false },
+      retry: { enabled: false },
+    }));
   const server: Server = await run(createShopfloor((shopfloor) => ready(shopfloor)), { env, Octokit });
   const shopfloor = await isReady;
 
