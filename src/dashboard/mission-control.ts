@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JobProgress, Run } from "../domain/index.js";
 import type { JournalEntry } from "../store/run-store.js";
 import type { MissionControlAuth, Viewer } from "./auth.js";
+import { cameOverTls, readCookie, setCookie } from "./session.js";
 import { LiveFeed } from "./live.js";
 import { summarizeRun } from "./summary.js";
 import { floorView } from "./floor.js";
@@ -106,8 +107,8 @@ export function missionControlHandler(deps: MissionControlDeps) {
 
   const floorParts = async (viewer: Viewer) => floorView(await visible(viewer), await deps.queueHealth(), now());
 
-  const send = (res: ServerResponse, status: number, html: string) => {
-    res.writeHead(status, headers).end(html);
+  const send = (res: ServerResponse, status: number, html: string, cookies: string[] = []) => {
+    res.writeHead(status, cookies.length > 0 ? { ...headers, "set-cookie": cookies } : headers).end(html);
     return true;
   };
 
@@ -129,7 +130,7 @@ export function missionControlHandler(deps: MissionControlDeps) {
       return send(res, 401, renderMessagePage("Sign in first", "Your session has ended: sign in again.", 401));
     }
     const csrf = deps.auth.csrfToken(viewer);
-    const flash = flashOf(url);
+    const flash = flashOf(req);
     const page = { viewer, csrf, now: now(), ...(flash && { flash }) };
 
     if (req.method === "GET" && (path === prefix || path === `${prefix}/events`)) {
@@ -151,6 +152,7 @@ export function missionControlHandler(deps: MissionControlDeps) {
     if (m) {
       const [owner, repo] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
       const runId = `${owner}/${repo}#${m[3]}`;
+      const runPath = `${prefix}/runs/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/${m[3]}`;
       const parts = await runParts(viewer, runId);
       // A run the person cannot read is not there for them: the same answer as one that does not exist.
       if (!parts) return send(res, 404, renderMessagePage("No such run", "There is no run here that you can read.", 404));
@@ -162,7 +164,8 @@ export function missionControlHandler(deps: MissionControlDeps) {
         });
         return true;
       }
-      if (req.method === "GET" && m[4] === undefined) return send(res, 200, renderRunPage(view));
+      // The outcome of an action is shown once, on the page it was taken from.
+      if (req.method === "GET" && m[4] === undefined) return send(res, 200, renderRunPage(view), flash ? [flashCookie(req, runPath, undefined)] : []);
       if (req.method === "POST" && m[4] === "/actions") {
         if (!deps.auth.checkCsrf(viewer, req, body?.get("csrf") ?? undefined)) {
           return send(res, 403, renderMessagePage("Refused", "This form did not come from your Mission Control session. Reload the page and try again.", 403));
@@ -178,8 +181,8 @@ export function missionControlHandler(deps: MissionControlDeps) {
           model: body?.get("model") ?? undefined,
           budget: body?.get("budget") ?? undefined,
         });
-        const back = `${prefix}/runs/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/${m[3]}`;
-        res.writeHead(303, { location: `${back}?${outcome.ok ? "done" : "error"}=${encodeURIComponent(outcome.text)}` }).end();
+        const flashed = { kind: outcome.ok ? "ok" : "error", text: outcome.text.slice(0, 300) } as const;
+        res.writeHead(303, { location: runPath, "set-cookie": flashCookie(req, runPath, flashed), "cache-control": "no-store" }).end();
         return true;
       }
     }
@@ -228,11 +231,29 @@ function filterOf(url: URL): { state?: RunState; repo?: string } {
   return { ...((runStates as readonly string[]).includes(state) && { state: state as RunState }), ...(repo && { repo }) };
 }
 
-function flashOf(url: URL): { kind: "ok" | "error"; text: string } | undefined {
-  const done = url.searchParams.get("done");
-  if (done) return { kind: "ok", text: done.slice(0, 300) };
-  const error = url.searchParams.get("error");
-  return error ? { kind: "error", text: error.slice(0, 300) } : undefined;
+/**
+ * What an action did travels to the page it came from in a short-lived cookie scoped to that
+ * page, never in the URL: a link anyone can craft must not put words on a Mission Control page.
+ * The text is shown escaped, once; the cookie is HttpOnly and SameSite=Lax like the session's.
+ */
+const FLASH_COOKIE = "shopfloor_flash";
+type Flash = { kind: "ok" | "error"; text: string };
+
+function flashCookie(req: IncomingMessage, path: string, flash: Flash | undefined): string {
+  const value = flash ? Buffer.from(JSON.stringify(flash)).toString("base64url") : "";
+  return setCookie(FLASH_COOKIE, value, { path, maxAgeSeconds: flash ? 60 : 0, secure: cameOverTls(req) });
+}
+
+function flashOf(req: IncomingMessage): Flash | undefined {
+  const value = readCookie(req, FLASH_COOKIE);
+  if (!value) return undefined;
+  try {
+    const flash = JSON.parse(Buffer.from(value, "base64url").toString("utf8")) as Partial<Flash>;
+    if ((flash.kind === "ok" || flash.kind === "error") && typeof flash.text === "string") return { kind: flash.kind, text: flash.text.slice(0, 300) };
+  } catch {
+    // Not ours: no message.
+  }
+  return undefined;
 }
 
 /** The url-encoded form of a POST, or null when it is larger than any of our forms. */

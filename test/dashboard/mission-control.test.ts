@@ -73,7 +73,8 @@ async function mount(auth: SignIn | null = signIn): Promise<void> {
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-const get = (path: string, login?: string) => fetch(`${base}${path}`, { redirect: "manual", headers: login ? { "x-kit-login": login } : {} });
+const get = (path: string, login?: string, cookie?: string) =>
+  fetch(`${base}${path}`, { redirect: "manual", headers: { ...(login && { "x-kit-login": login }), ...(cookie && { cookie }) } });
 const post = (path: string, login: string, form: Record<string, string>, headers: Record<string, string> = {}) =>
   fetch(`${base}${path}`, {
     method: "POST",
@@ -190,10 +191,23 @@ describe("Mission Control's pages", () => {
 
     const sent = await post("/shopfloor/runs/octo/app/1/actions", "alice", { csrf: "csrf-sid-alice", action: "retry", note: "try the helper", model: "openai/gpt-5.4", budget: "20" });
     expect(sent.status).toBe(303);
-    expect(sent.headers.get("location")).toBe(`/shopfloor/runs/octo/app/1?done=${encodeURIComponent("retry sent; the run answers on the issue.")}`);
+    expect(sent.headers.get("location")).toBe("/shopfloor/runs/octo/app/1");
     expect(acted).toEqual([{ runId: "octo/app#1", owner: "octo", repo: "app", installationId: 42, by: "alice", action: "retry", note: "try the helper", model: "openai/gpt-5.4", budget: "20" }]);
-    const page = await (await get(sent.headers.get("location")!, "alice")).text();
-    expect(page).toContain("retry sent; the run answers on the issue.");
+    // The outcome rides in a short-lived cookie scoped to the run's page, and is shown there once.
+    const flash = sent.headers.get("set-cookie")!;
+    expect(flash).toMatch(/^shopfloor_flash=[\w-]+; Path=\/shopfloor\/runs\/octo\/app\/1; Max-Age=60; HttpOnly; SameSite=Lax$/);
+    const shown = await get("/shopfloor/runs/octo/app/1", "alice", flash.split(";")[0]);
+    expect(await shown.text()).toContain("retry sent; the run answers on the issue.");
+    expect(shown.headers.get("set-cookie")).toBe("shopfloor_flash=; Path=/shopfloor/runs/octo/app/1; Max-Age=0; HttpOnly; SameSite=Lax");
+  });
+
+  it("puts no words on a page from its URL: a crafted link shows no message", async () => {
+    await mount();
+    for (const query of ["done", "error"]) {
+      const page = await (await get(`/shopfloor/runs/octo/app/1?${query}=${encodeURIComponent("Your session expired: sign in at evil.example")}`, "alice")).text();
+      expect(page).toContain("Secret plan");
+      expect(page).not.toContain("evil.example");
+    }
   });
 
   it("refuses a form larger than any of its own", async () => {
