@@ -18,4 +18,6 @@ export {
 export { finish, toolCall, type TurnOptions } from "./turns.js";
 export { systemPromptOf, taskOf, toolNamesOf } from "./requests.js";
 export { runPlanner, type PlannerTrial, type PlannerTrialOutcome } from "./plan-trial.js";
-export type { Failure, Plan, Usage } from "../domain/index.js";
+export { runReviewers, type ReviewTrial, type ReviewTrialOutcome, type ReviewerTrialOutcome } from "./review-trial.js";
+export type { TrialBase } from "./trial.js";
+export type { Failure, Finding, Plan, Review, Usage } from "../domain/index.js";

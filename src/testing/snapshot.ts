@@ -1,6 +1,7 @@
 import { runGit } from "../workspace/git.js";
 
-const author = {
+/** Who a trial's commits are by. */
+export const trialAuthor = {
   GIT_AUTHOR_NAME: "shopfloor/testing",
   GIT_AUTHOR_EMAIL: "testing@shopfloor.invalid",
   GIT_COMMITTER_NAME: "shopfloor/testing",
@@ -15,7 +16,7 @@ const author = {
  */
 export async function snapshotDirectory(dir: string, origin: string): Promise<void> {
   await runGit(["init", "--bare", "--quiet", "--initial-branch=main", origin], { cwd: dir });
-  const git = (args: string[]) => runGit(["--git-dir", origin, "--work-tree", dir, "-c", "core.hooksPath=/dev/null", ...args], { cwd: dir, env: author });
+  const git = (args: string[]) => runGit(["--git-dir", origin, "--work-tree", dir, "-c", "core.hooksPath=/dev/null", ...args], { cwd: dir, env: trialAuthor });
   await git(["add", "--all"]);
   await git(["commit", "--quiet", "--allow-empty", "-m", "shopfloor/testing: snapshot of the working tree"]);
 }
