@@ -120,9 +120,11 @@ export class Engine {
    */
   async resume(): Promise<number> {
     let resumed = 0;
-    for (const runId of await this.deps.store.listActiveRuns()) {
+    // Runs are independent (each answer takes its own run's lock): several are resumed at once,
+    // so one run's durable writes wait on the disk while the next run's are being decided.
+    await eachAtMost(resumeConcurrency, await this.deps.store.listActiveRuns(), async (runId) => {
       const run = await this.deps.store.load(runId);
-      if (!run) continue;
+      if (!run) return;
       for (const effect of run.pending) {
         resumed++;
         const waiting = effect.notBefore !== undefined && Date.parse(effect.notBefore) > this.clock().getTime();
@@ -168,7 +170,7 @@ export class Engine {
       if (run.pending.length === 0 && !terminalPhases.includes(run.phase)) {
         this.deps.log.warn({ runId, phase: run.phase }, "run has nothing pending but is not finished");
       }
-    }
+    });
     return resumed;
   }
 
@@ -311,3 +313,17 @@ function superseded(run: Run, effect: Effect): boolean {
 }
 
 const seqOf = (key: string): number => Number(key.slice(key.lastIndexOf(":") + 1));
+
+/** How many runs a restart resumes at once. */
+const resumeConcurrency = 8;
+
+/** `work` for every item, at most `limit` at a time; rejects with the first failure once all have settled. */
+async function eachAtMost<T>(limit: number, items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) throw failed.reason;
+}
