@@ -126,7 +126,9 @@ async function runLocked(args: RunArgs, repo: LocalRepository, dirs: Dirs, io: C
       sender: localUser(),
     });
   } else {
-    await factory.engine.resume();
+    // The last process was stopped by the person (Ctrl-C) or died: no other runner has its
+    // jobs, and a stop is no failure of the work, so each lost job is sent again as it was.
+    await factory.engine.resume({ lostJobs: "sent again" });
   }
   // A resumed run may have nothing left to do: its notes as they are decide.
   const now = await factory.store.load(runId);

@@ -117,8 +117,12 @@ export class Engine {
    * waited for (the dispatch re-attaches to it, never sends a second copy), one that finished
    * meanwhile is answered with its kept outcome, and only one the queue no longer has comes back
    * as `transient: worker_lost`, for the retry policy to decide about like any other failure.
+   *
+   * `lostJobs: "sent again"` is for a restart after a person stopped the process on purpose
+   * (`shopfloor run`'s Ctrl-C): nothing else could be running its jobs, and the stop was no
+   * failure of the work, so a lost job is sent again as the same attempt instead of answered.
    */
-  async resume(): Promise<number> {
+  async resume(opts: { lostJobs?: "answered lost" | "sent again" } = {}): Promise<number> {
     let resumed = 0;
     // Runs are independent (each answer takes its own run's lock): several are resumed at once,
     // so one run's durable writes wait on the disk while the next run's are being decided.
@@ -143,7 +147,7 @@ export class Engine {
           // dispatch's own failure path answers, and re-sending under the same id adds no copy.
           const status = await this.deps.effects.queue.status(jobId).catch(() => ({ state: "running" as const }));
           const answered = { runId, at: this.now(), key: effect.key, jobId };
-          if (status.state === "running" || status.state === "waiting") {
+          if (status.state === "running" || status.state === "waiting" || (status.state === "gone" && opts.lostJobs === "sent again")) {
             attach = true;
           } else if (status.state === "done") {
             const { outcome } = status;

@@ -125,6 +125,32 @@ describe("shopfloor run interrupted and resumed", () => {
     expect(written[0]!.text).toContain("✅ gate `success`");
     expect(await repo.git(["status", "--porcelain"])).toBe("");
   });
+
+  it("picks up after Ctrl-C during the same build twice: a person's stop is not a failure of the work", async () => {
+    const turns = script(goodFarewell);
+    // The first two generator requests never answer: each process is stopped while it waits.
+    models = await startModelServer({ ...turns, "gpt-5-mini": [{ hang: true }, { hang: true }, ...turns["gpt-5-mini"]!] });
+    repo = await localProject(projectFiles, configYaml);
+    const generatorAsked = () => models!.requests.filter((r) => r.body.model === "gpt-5-mini").length;
+    const first = runCli(["run", "--repo", repo.dir, task], cliEnv(models));
+    await waitFor(() => generatorAsked() === 1, "the build's first model request");
+    first.child.kill("SIGINT");
+    expect((await first.exited).code, first.output()).toBe(130);
+
+    const second = runCli(["run", "--repo", repo.dir, "--resume"], cliEnv(models));
+    await waitFor(() => generatorAsked() === 2, "the resumed build's model request");
+    second.child.kill("SIGINT");
+    expect((await second.exited).code, second.output()).toBe(130);
+
+    const third = runCli(["run", "--repo", repo.dir, "--resume"], cliEnv(models));
+    const { code } = await third.exited;
+    expect(code, third.output()).toBe(0);
+    expect(third.output()).not.toContain("Escalated");
+    expect(models.remaining()).toMatchObject({ "gpt-5-mini": 0 });
+    expect(await runBranches(repo)).toEqual([branch]);
+    const [report] = await reports(repo);
+    expect(report!.text).toContain("✅ gate `success`");
+  });
 });
 
 async function waitFor(probe: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
