@@ -19,5 +19,6 @@ export { finish, toolCall, type TurnOptions } from "./turns.js";
 export { systemPromptOf, taskOf, toolNamesOf } from "./requests.js";
 export { runPlanner, type PlannerTrial, type PlannerTrialOutcome } from "./plan-trial.js";
 export { runReviewers, type ReviewTrial, type ReviewTrialOutcome, type ReviewerTrialOutcome } from "./review-trial.js";
+export { runBuilder, type BuildTrial, type BuildTrialOutcome } from "./build-trial.js";
 export type { TrialBase } from "./trial.js";
-export type { Failure, Finding, Plan, Review, Usage } from "../domain/index.js";
+export type { Failure, Finding, Plan, Result, Review, Usage } from "../domain/index.js";

@@ -45,8 +45,8 @@ describe("shopfloor/testing", () => {
     expect(outside).toEqual([]);
   });
 
-  it("exports the scripted model server, the turn helpers, the request readers and the planner and review trials", () => {
-    for (const name of ["startModelServer", "toolCall", "finish", "systemPromptOf", "taskOf", "toolNamesOf", "runPlanner", "runReviewers"]) {
+  it("exports the scripted model server, the turn helpers, the request readers and the planner, review and build trials", () => {
+    for (const name of ["startModelServer", "toolCall", "finish", "systemPromptOf", "taskOf", "toolNamesOf", "runPlanner", "runReviewers", "runBuilder"]) {
       expect(typeof (testing as Record<string, unknown>)[name], name).toBe("function");
     }
   });
