@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { PhaseSchema, RunSchema, defaultRepoConfig, type Phase, type Run } from "../../src/domain/index.js";
+import { PhaseSchema, type Phase, type Run } from "../../src/domain/index.js";
 import { filterSummaries, sortForTeamLead, summarizeRun } from "../../src/dashboard/summary.js";
 import type { RunState, RunSummary } from "../../src/dashboard/types.js";
+import { runNotes } from "../orchestrator/fixtures.js";
 
 const webUrl = "https://github.com";
 const plan = {
@@ -24,19 +25,7 @@ const usage = (costUsd: number | null, at?: string, role = "generator", model = 
 });
 
 function makeRun(patch: Record<string, unknown> = {}): Run {
-  return RunSchema.parse({
-    id: "octo/app#7",
-    repo: { owner: "octo", name: "app", installationId: 42 },
-    issue: { number: 7, title: "Add farewell", body: "Please add farewell(name)." },
-    requestedBy: "writer",
-    deliveryId: "d-1",
-    createdAt: "2026-11-21T10:00:00.000Z",
-    updatedAt: "2026-11-21T10:30:00.000Z",
-    phase: "building",
-    config: defaultRepoConfig,
-    branch: "shopfloor/7-add-farewell",
-    ...patch,
-  });
+  return runNotes(patch);
 }
 
 const built = { plan, subtasks: { impl: { status: "ok", attempts: 1 }, docs: { status: "running", attempts: 1 } } };

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { RunSchema, defaultRepoConfig, type JobProgress, type Run } from "../../src/domain/index.js";
+import { defaultRepoConfig, type JobProgress, type Run } from "../../src/domain/index.js";
 import type { JournalEntry } from "../../src/store/run-store.js";
 import { summarizeRun } from "../../src/dashboard/summary.js";
 import { floorView } from "../../src/dashboard/floor.js";
+import { runNotes } from "../orchestrator/fixtures.js";
 import {
   clientScript,
   pageStyle,
@@ -73,13 +74,7 @@ const review = (reviewer: string, route: string, verdict: "approve" | "request_c
 });
 
 function builtRun(patch: Record<string, unknown> = {}): Run {
-  return RunSchema.parse({
-    id: "octo/app#7",
-    repo: { owner: "octo", name: "app", installationId: 42 },
-    issue: { number: 7, title: "Add farewell", body: "Please add farewell(name)." },
-    requestedBy: "writer",
-    deliveryId: "d-1",
-    createdAt: "2026-11-21T10:00:00.000Z",
+  return runNotes({
     updatedAt: "2026-11-21T10:10:00.000Z",
     phase: "awaiting_ci",
     config: defaultRepoConfig,

@@ -1,5 +1,5 @@
 import type { Effect, Event, Finding, JobOutput, Plan, RepoConfig, Result, Review, Run } from "../../src/domain/index.js";
-import { defaultRepoConfig } from "../../src/domain/index.js";
+import { RunSchema, defaultRepoConfig } from "../../src/domain/index.js";
 import { decide } from "../../src/orchestrator/machine.js";
 
 export const runId = "octo/app#7";
@@ -40,6 +40,26 @@ export function result(headSha: string, status: Result["status"] = "ok"): Result
     usage: [{ provider: "openai", model: "gpt-5", inputTokens: 100, outputTokens: 20, cachedTokens: 0, costUsd: 0.001 }],
     trace: [],
   };
+}
+
+/**
+ * Run notes for views and checks that read a run as it is stored: octo/app#7, building on its
+ * branch with the default config, with `patch` over that; parsed, so defaults fill the rest.
+ */
+export function runNotes(patch: Record<string, unknown> = {}): Run {
+  return RunSchema.parse({
+    id: runId,
+    repo: requested.repo,
+    issue: { number: 7, title: "Add farewell", body: "Please add farewell(name)." },
+    requestedBy: "writer",
+    deliveryId: "d-1",
+    createdAt: at,
+    updatedAt: "2026-11-21T10:30:00.000Z",
+    phase: "building",
+    config: defaultRepoConfig,
+    branch: "shopfloor/7-add-farewell",
+    ...patch,
+  });
 }
 
 /** A run that was just requested: what effect tests perform their effects on. */

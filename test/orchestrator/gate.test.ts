@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { RepoConfigSchema, RunSchema, type GateItem, type Review, type Run } from "../../src/domain/index.js";
+import { RepoConfigSchema, type GateItem, type Review, type Run } from "../../src/domain/index.js";
 import { evaluateGate } from "../../src/orchestrator/gate.js";
 import { skipCall } from "../kit/skip-text.js";
+import { runNotes } from "./fixtures.js";
 
 /**
  * The Definition of Done as a table: every item failing or waiting on its own, with everything
@@ -57,13 +58,7 @@ function subtaskResult(headSha: string, confidence = 0.9) {
 
 /** A run whose every DoD item is proven: reviews in, CI green, within budget, nothing touched. */
 function passingRun(): Run {
-  return RunSchema.parse({
-    id: "octo/app#7",
-    repo: { owner: "octo", name: "app", installationId: 42 },
-    issue: { number: 7, title: "Add farewell", body: "Please add farewell(name)." },
-    requestedBy: "writer",
-    deliveryId: "d-1",
-    createdAt: "2026-11-21T10:00:00.000Z",
+  return runNotes({
     updatedAt: "2026-11-21T10:30:00.000Z",
     phase: "awaiting_ci",
     config: RepoConfigSchema.parse({ commands: { lint: "npm run lint", test: "npm test" } }),
