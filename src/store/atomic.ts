@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { statSync } from "node:fs";
 import { open, readFile, rename, mkdir } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -44,16 +44,22 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * A file's text, or undefined when it does not exist. Absence is asked with a synchronous
- * `existsSync` first: on a local disk it costs about a microsecond, where a failed asynchronous
- * read costs some 80 µs of CPU (a thread-pool hop, then an Error with its stack). The webhook
- * intake asks about absent files (an issue with no run, a PR with no index entry) while GitHub
- * waits for the answer. A file removed between the two calls still reads as absent.
+ * A file's text, or undefined when it does not exist. Absence is asked with a synchronous `stat`
+ * first: on a local disk it costs a few microseconds, where a failed asynchronous read costs some
+ * 80 µs of CPU (a thread-pool hop, then an Error with its stack). The webhook intake asks about
+ * absent files (an issue with no run, a PR with no index entry) while GitHub waits for the
+ * answer. A file removed between the two calls still reads as absent; any other error (a
+ * permission, a file where a folder should be) is thrown, never taken for absence.
  */
 export async function readIfPresent(path: string): Promise<string | undefined> {
-  if (!existsSync(path)) return undefined;
+  if (!isPresent(path)) return undefined;
   return readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ENOENT") return undefined;
     throw error;
   });
+}
+
+/** Whether `path` exists: false only when it does not (ENOENT); other errors are thrown. */
+export function isPresent(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false }) !== undefined;
 }

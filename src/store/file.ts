@@ -1,9 +1,8 @@
-import { existsSync } from "node:fs";
 import { link, readFile, readdir, mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { RunSchema, EventSchema, JobProgressSchema, type JobProgress, type Run } from "../domain/index.js";
-import { writeFileAtomic, appendLineDurably, readIfPresent } from "./atomic.js";
+import { writeFileAtomic, appendLineDurably, isPresent, readIfPresent } from "./atomic.js";
 import { withFileLock } from "./lock.js";
 import { FileRunIndex } from "./file-index.js";
 import { IndexedNotesSchema, indexEntryOf, prKey, type IndexedNotes, type RunIndexEntry } from "./run-index.js";
@@ -291,9 +290,9 @@ export class FileRunStore implements RunStore {
   async wasDelivered(deliveryId: string): Promise<boolean> {
     if (this.received.has(deliveryId)) return true;
     const name = `${safe(deliveryId)}.json`;
-    // Existence only, asked synchronously (a microsecond each): this answers while GitHub waits
+    // Existence only, asked synchronously (microseconds each): this answers while GitHub waits
     // for the webhook's answer. Pending first: a delivery moves from pending to taken, never back.
-    const stored = ["pending", "taken"].some((dir) => existsSync(join(this.root, "deliveries", dir, name)));
+    const stored = ["pending", "taken"].some((dir) => isPresent(join(this.root, "deliveries", dir, name)));
     if (stored) this.remember(deliveryId);
     return stored;
   }

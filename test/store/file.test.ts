@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,6 +35,22 @@ describeRunIndexes("FileRunStore", {
 });
 
 describeRunStamps("FileRunStore", async () => open(await freshDir()));
+
+describe("FileRunStore reads", () => {
+  it("answers a run or delivery that is not there as absent, and a state dir it cannot read as an error, never as absent", async () => {
+    const dir = await freshDir();
+    const store = open(dir);
+    expect(await store.load("octo/app#1")).toBeUndefined();
+    expect(await store.wasDelivered("d-1")).toBe(false);
+    // A file where a folder should be (a damaged state dir): taking it for "no run" would start the run again.
+    await mkdir(join(dir, "runs", "octo"), { recursive: true });
+    await writeFile(join(dir, "runs", "octo", "app"), "not a folder");
+    await expect(store.load("octo/app#1")).rejects.toMatchObject({ code: "ENOTDIR" });
+    await mkdir(join(dir, "deliveries"), { recursive: true });
+    await writeFile(join(dir, "deliveries", "pending"), "not a folder");
+    await expect(store.wasDelivered("d-1")).rejects.toMatchObject({ code: "ENOTDIR" });
+  });
+});
 
 const child = fileURLToPath(new URL("./file-crash-child.ts", import.meta.url));
 const farFuture = "2999-01-01T00:00:00.000Z";
