@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { PlanSchema, type Failure, type Job, type Plan, type RepoConfig, type Review, type Usage } from "../domain/index.js";
 import { checkBudget } from "../orchestrator/budget.js";
@@ -71,21 +71,31 @@ function reviewJob(config: RepoConfig, plan: Plan, at: { reviewer: string; route
 
 /** The change as one commit on the snapshot's `main`: the snapshot is the base, the commit the head. */
 async function commitChange(origin: string, change: Record<string, string | null>): Promise<{ baseSha: string; headSha: string }> {
-  const work = join(dirname(origin), "change");
+  const work = join(await realpath(dirname(origin)), "change");
   const git = async (args: string[]) => (await runGit(["-c", "core.hooksPath=/dev/null", ...args], { cwd: work, env: trialAuthor })).stdout.trim();
   await runGit(["clone", "--quiet", origin, work], { cwd: dirname(origin) });
   const baseSha = await git(["rev-parse", "HEAD"]);
+  const inside = (p: string) => p.startsWith(`${work}/`);
   for (const [path, text] of Object.entries(change)) {
     const file = join(work, path);
-    if (!file.startsWith(`${work}/`)) throw new Error(`shopfloor/testing: ${path} is not a path inside the repository`);
+    const outside = () => new Error(`shopfloor/testing: ${path} is not a path inside the repository`);
+    if (!inside(file)) throw outside();
+    // A symlinked folder of the repository must not lead a write (or a new folder) elsewhere.
+    if (!inside(`${await realpath(await deepestExisting(dirname(file)))}/`)) throw outside();
+    await mkdir(dirname(file), { recursive: true });
     if (text === null) await rm(file, { force: true });
-    else {
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(file, text);
-    }
+    else await writeFile(file, text);
   }
   await git(["add", "--all"]);
   await git(["commit", "--quiet", "--allow-empty", "-m", "shopfloor/testing: the change under review"]);
   await git(["push", "--quiet", "origin", "HEAD:main"]);
   return { baseSha, headSha: await git(["rev-parse", "HEAD"]) };
+}
+
+/** `dir` itself, or its nearest ancestor that exists. */
+async function deepestExisting(dir: string): Promise<string> {
+  for (let at = dir; ; at = dirname(at)) {
+    if (await stat(at).then(() => true, () => false)) return at;
+    if (dirname(at) === at) return at;
+  }
 }

@@ -62,7 +62,7 @@ describe("runBuilder", () => {
     expect(after).toContain("126");
   });
 
-  it("fails the subtask when the worker writes a file it does not own, as a run would", async () => {
+  it("refuses a write to a file the subtask does not own, so nothing of it is committed", async () => {
     const repo = await writeFiles(join(t.tmp, "repo"), base);
     t.server = await startModelServer({
       "claude-sonnet-5-5": [toolCall("write_file", { path: "README.md", content: "divide\n" }), finish(report)],

@@ -3,6 +3,7 @@
  * names on a change, without a GitHub App: the runner's own review jobs, one per reviewer route,
  * with models from the scripted server.
  */
+import { readFile, readdir, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { finish, runReviewers, startModelServer, systemPromptOf, taskOf, toolCall, toolNamesOf, type ReviewTrial } from "../../src/testing/index.js";
@@ -99,11 +100,17 @@ describe("runReviewers", () => {
     expect(outcome.reviews.every((r) => r.ok && r.review.verdict === "approve")).toBe(true);
   });
 
-  it("refuses a change outside the repository before any model is asked", async () => {
+  it("refuses a change outside the repository before any model is asked, through a symlinked folder too", async () => {
     const repo = await writeFiles(join(t.tmp, "repo"), base);
+    const elsewhere = await writeFiles(join(t.tmp, "elsewhere"), { "keep.txt": "untouched\n" });
+    await symlink(elsewhere, join(repo, "docs"));
     t.server = await startModelServer({});
 
     await expect(runReviewers({ repo, change: { "../outside.js": "x" }, plan, env: t.server.env })).rejects.toThrow(/not a path inside the repository/);
+    await expect(runReviewers({ repo, change: { "docs/keep.txt": "x" }, plan, env: t.server.env })).rejects.toThrow(/not a path inside the repository/);
+    await expect(runReviewers({ repo, change: { "docs/new/file.txt": "x" }, plan, env: t.server.env })).rejects.toThrow(/not a path inside the repository/);
+    expect(await readdir(elsewhere)).toEqual(["keep.txt"]);
+    expect(await readFile(join(elsewhere, "keep.txt"), "utf8")).toBe("untouched\n");
     expect(t.server.requests).toEqual([]);
   });
 });
