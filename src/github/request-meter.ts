@@ -27,8 +27,8 @@ export interface Hookable {
   };
 }
 
-/** Clients already metered: metering one twice would count each request twice. */
-const metered = new WeakSet<object>();
+/** Marks a client already metered (metering one twice would count each request twice); a property, not a WeakSet entry per client. */
+const metered = Symbol("shopfloor.metered");
 
 /**
  * Tells `listener` about every request `octokit` makes, answered or failed, with what GitHub
@@ -36,9 +36,9 @@ const metered = new WeakSet<object>();
  * they retried counts once, with its final status. Metering a client again changes nothing:
  * the first listener keeps it. A listener that throws never changes what the caller gets.
  */
-export function meterRequests(octokit: Hookable, listener: GitHubRequestListener): void {
-  if (metered.has(octokit)) return;
-  metered.add(octokit);
+export function meterRequests(octokit: Hookable & { [metered]?: true }, listener: GitHubRequestListener): void {
+  if (octokit[metered]) return;
+  octokit[metered] = true;
   const tell = (options: RequestOptions, status: number, headers: Headers | undefined) => {
     try {
       listener({ method: (options.method ?? "GET").toUpperCase(), route: options.url ?? "", status, ...rateLimitOf(headers) });

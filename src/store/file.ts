@@ -1,6 +1,6 @@
 import { link, readFile, readdir, mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { RunSchema, EventSchema, JobProgressSchema, type JobProgress, type Run } from "../domain/index.js";
 import { writeFileAtomic, appendLineDurably, isPresent, readIfPresent } from "./atomic.js";
 import { withFileLock } from "./lock.js";
@@ -44,8 +44,18 @@ export class FileRunStore implements RunStore {
    * remembered id is received for good and a redelivery is answered without touching the disk.
    */
   private readonly received = new Set<string>();
+  /**
+   * The run folders that may hold notes, by state dir: listed from disk once, then added to by
+   * saves. Every store on one state dir in this process shares it, and this process alone writes
+   * the state dir (as for `received`), so a run outside it has no notes, answered without asking
+   * the disk: most comments are on issues without a run.
+   */
+  private static readonly noted = new Map<string, Promise<Set<string> | undefined>>();
 
-  constructor(private readonly root: string) {
+  private readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
     this.index = new FileRunIndex(join(root, "index"), () => this.everyRunEntry());
   }
 
@@ -56,8 +66,26 @@ export class FileRunStore implements RunStore {
   }
 
   async load(runId: string): Promise<Run | undefined> {
-    const text = await readIfPresent(join(this.dirOf(runId), "run.json"));
+    const dir = this.dirOf(runId);
+    if ((await this.notedDirs())?.has(dir) === false) return undefined;
+    const text = await readIfPresent(join(dir, "run.json"));
     return text === undefined ? undefined : RunSchema.parse(JSON.parse(text));
+  }
+
+  /** A folder that cannot be listed is an error, never "no runs": a run taken for absent would be started again. */
+  private notedDirs(): Promise<Set<string> | undefined> {
+    let noted = FileRunStore.noted.get(this.root);
+    if (!noted) {
+      noted = this.runDirs().then(
+        (dirs) => dirs && new Set(dirs),
+        (error: unknown) => {
+          FileRunStore.noted.delete(this.root);
+          throw error;
+        },
+      );
+      FileRunStore.noted.set(this.root, noted);
+    }
+    return noted;
   }
 
   async loadVersioned(runId: string): Promise<VersionedRun> {
@@ -84,6 +112,8 @@ export class FileRunStore implements RunStore {
     const previous = await this.indexedNotes(run.id).catch(() => undefined);
     const next = indexEntryOf(run, compacted);
     await this.index.add(run.id, next);
+    // Known before the notes exist: a load meanwhile reads the disk, which has them or not yet.
+    await FileRunStore.noted.get(this.root)?.then((dirs) => dirs?.add(this.dirOf(run.id)), () => undefined);
     await writeFileAtomic(join(this.dirOf(run.id), "run.json"), `${JSON.stringify(run, null, 2)}\n`);
     await this.index.drop(run.id, next, previous && indexEntryOf(previous));
   }
@@ -159,6 +189,29 @@ export class FileRunStore implements RunStore {
       }
     }
     return ids.sort();
+  }
+
+  /**
+   * Every run folder's path, as `dirOf` names it; only a folder that is not there counts as empty.
+   * Undefined when something other than a folder sits where run folders go: each load then asks
+   * the disk, which says what is wrong with that run's path.
+   */
+  private async runDirs(): Promise<string[] | undefined> {
+    const dirs: string[] = [];
+    const entries = async (dir: string) => (await readdir(dir, { withFileTypes: true }).catch(notFound)) ?? [];
+    const runs = join(this.root, "runs");
+    for (const owner of await entries(runs)) {
+      if (!owner.isDirectory()) return undefined;
+      for (const repo of await entries(join(runs, owner.name))) {
+        if (!repo.isDirectory()) return undefined;
+        for (const issue of await entries(join(runs, owner.name, repo.name))) {
+          if (!/^\d+$/.test(issue.name)) continue;
+          if (!issue.isDirectory()) return undefined;
+          dirs.push(join(runs, owner.name, repo.name, issue.name));
+        }
+      }
+    }
+    return dirs;
   }
 
   /**

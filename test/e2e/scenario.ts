@@ -1,6 +1,6 @@
 import examples from "@octokit/webhooks-examples";
 import type { ModelScript } from "../kit/model-server.js";
-import { installationId } from "../kit/app.js";
+import { installationId } from "../kit/names.js";
 
 /** A small Node project whose test asks for a feature that does not exist yet. */
 export const projectFiles: Record<string, string> = {

@@ -12,12 +12,9 @@ import { startGitServer, makeOriginRepo, type GitServer } from "./git-server.js"
 import { startModelServer, type ModelScript, type ModelServer } from "./model-server.js";
 import { FakeGitHub } from "./github.js";
 import { freePort } from "./port.js";
+import { owner, repoName, defaultBranch, webhookSecret } from "./names.js";
 
-export const owner = "Codertocat";
-export const repoName = "Hello-World";
-export const defaultBranch = "master";
-export const installationId = 42;
-export const webhookSecret = "kit-webhook-secret";
+export { owner, repoName, defaultBranch, installationId, webhookSecret } from "./names.js";
 
 export interface AppHarness {
   url: string;

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { terminalPhases } from "../../src/domain/index.js";
 import { FileRunStore } from "../../src/store/file.js";
 import { hasWorkLeft, isWatched } from "../../src/store/run-index.js";
+import { historyRun } from "../orchestrator/history-kit.js";
 import type { RunStore } from "../../src/store/run-store.js";
 import { describeRunIndexes, describeRunStamps } from "./index-contract.js";
 
@@ -38,17 +39,40 @@ describeRunStamps("FileRunStore", async () => open(await freshDir()));
 
 describe("FileRunStore reads", () => {
   it("answers a run or delivery that is not there as absent, and a state dir it cannot read as an error, never as absent", async () => {
-    const dir = await freshDir();
-    const store = open(dir);
+    const store = open(await freshDir());
     expect(await store.load("octo/app#1")).toBeUndefined();
     expect(await store.wasDelivered("d-1")).toBe(false);
     // A file where a folder should be (a damaged state dir): taking it for "no run" would start the run again.
+    const dir = await freshDir();
     await mkdir(join(dir, "runs", "octo"), { recursive: true });
     await writeFile(join(dir, "runs", "octo", "app"), "not a folder");
-    await expect(store.load("octo/app#1")).rejects.toMatchObject({ code: "ENOTDIR" });
     await mkdir(join(dir, "deliveries"), { recursive: true });
     await writeFile(join(dir, "deliveries", "pending"), "not a folder");
-    await expect(store.wasDelivered("d-1")).rejects.toMatchObject({ code: "ENOTDIR" });
+    const damaged = open(dir);
+    await expect(damaged.load("octo/app#1")).rejects.toMatchObject({ code: "ENOTDIR" });
+    await expect(damaged.wasDelivered("d-1")).rejects.toMatchObject({ code: "ENOTDIR" });
+  });
+
+  it("reads the disk for every run it holds, saved before it opened or since, and errs on notes it cannot read", async () => {
+    const dir = await freshDir();
+    await open(dir).save(historyRun(1, "building"));
+    const store = open(dir);
+    expect(await store.load("octo/app#2")).toBeUndefined();
+    expect((await store.load("octo/app#1"))?.phase).toBe("building");
+    // Saved after the store listed its runs: found all the same.
+    await store.save(historyRun(2, "planning"));
+    expect((await store.load("octo/app#2"))?.phase).toBe("planning");
+    // Damaged since: an error, never "no run".
+    await rm(join(dir, "runs", "octo", "app", "2", "run.json"));
+    await mkdir(join(dir, "runs", "octo", "app", "2", "run.json"));
+    await expect(store.load("octo/app#2")).rejects.toMatchObject({ code: "EISDIR" });
+    // A folder it cannot list is an error too, and asked again on the next load.
+    const unlisted = await freshDir();
+    await writeFile(join(unlisted, "runs"), "not a folder");
+    const blocked = open(unlisted);
+    await expect(blocked.load("octo/app#1")).rejects.toMatchObject({ code: "ENOTDIR" });
+    await rm(join(unlisted, "runs"));
+    expect(await blocked.load("octo/app#1")).toBeUndefined();
   });
 });
 
