@@ -80,8 +80,9 @@ export class FileRunIndex {
   /** The run an entry of the PR index names; the caller checks it against the run's notes. */
   async prTarget(key: string): Promise<string | undefined> {
     await this.ready();
-    const text = await readIfPresent(this.path("prs", key)).catch(() => undefined);
-    return text || undefined;
+    // Only a missing entry means "no run": an index it cannot read is an error, answered 503 to
+    // GitHub, never a comment on a run's PR taken for one on a stranger's.
+    return (await readIfPresent(this.path("prs", key))) || undefined;
   }
 
   private ready(): Promise<void> {

@@ -51,6 +51,10 @@ describe("FileRunStore reads", () => {
     const damaged = open(dir);
     await expect(damaged.load("octo/app#1")).rejects.toMatchObject({ code: "ENOTDIR" });
     await expect(damaged.wasDelivered("d-1")).rejects.toMatchObject({ code: "ENOTDIR" });
+    // The same for the PR index: an entry that cannot be read is not "no run".
+    expect(await store.runForPr("octo", "app", 5)).toBeUndefined();
+    await mkdir(join(rootOf.get(store)!, "index", "prs", encodeURIComponent("octo/app#5")));
+    await expect(store.runForPr("octo", "app", 5)).rejects.toMatchObject({ code: "EISDIR" });
   });
 
   it("reads the disk for every run it holds, saved before it opened or since, and errs on notes it cannot read", async () => {
