@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JobProgress, Run } from "../domain/index.js";
 import type { JournalEntry } from "../store/run-store.js";
 import type { MissionControlAuth, Viewer } from "./auth.js";
-import { cameOverTls, readCookie, setCookie } from "./session.js";
+import { cameOverTls, hmac, readCookie, sameSecret, setCookie } from "./session.js";
 import { LiveFeed } from "./live.js";
 import { summarizeRun } from "./summary.js";
 import { floorView } from "./floor.js";
@@ -130,7 +130,7 @@ export function missionControlHandler(deps: MissionControlDeps) {
       return send(res, 401, renderMessagePage("Sign in first", "Your session has ended: sign in again.", 401));
     }
     const csrf = deps.auth.csrfToken(viewer);
-    const flash = flashOf(req);
+    const flash = flashOf(req, csrf);
     const page = { viewer, csrf, now: now(), ...(flash && { flash }) };
 
     if (req.method === "GET" && (path === prefix || path === `${prefix}/events`)) {
@@ -165,7 +165,7 @@ export function missionControlHandler(deps: MissionControlDeps) {
         return true;
       }
       // The outcome of an action is shown once, on the page it was taken from.
-      if (req.method === "GET" && m[4] === undefined) return send(res, 200, renderRunPage(view), flash ? [flashCookie(req, runPath, undefined)] : []);
+      if (req.method === "GET" && m[4] === undefined) return send(res, 200, renderRunPage(view), flash ? [flashCookie(req, runPath, undefined, csrf)] : []);
       if (req.method === "POST" && m[4] === "/actions") {
         if (!deps.auth.checkCsrf(viewer, req, body?.get("csrf") ?? undefined)) {
           return send(res, 403, renderMessagePage("Refused", "This form did not come from your Mission Control session. Reload the page and try again.", 403));
@@ -182,7 +182,7 @@ export function missionControlHandler(deps: MissionControlDeps) {
           budget: body?.get("budget") ?? undefined,
         });
         const flashed = { kind: outcome.ok ? "ok" : "error", text: outcome.text.slice(0, 300) } as const;
-        res.writeHead(303, { location: runPath, "set-cookie": flashCookie(req, runPath, flashed), "cache-control": "no-store" }).end();
+        res.writeHead(303, { location: runPath, "set-cookie": flashCookie(req, runPath, flashed, csrf), "cache-control": "no-store" }).end();
         return true;
       }
     }
@@ -234,21 +234,23 @@ function filterOf(url: URL): { state?: RunState; repo?: string } {
 /**
  * What an action did travels to the page it came from in a short-lived cookie scoped to that
  * page, never in the URL: a link anyone can craft must not put words on a Mission Control page.
- * The text is shown escaped, once; the cookie is HttpOnly and SameSite=Lax like the session's.
+ * The cookie is signed with the viewer's CSRF token, a secret of their session, so one set by a
+ * sibling subdomain or meant for another person shows nothing. The text is shown escaped, once;
+ * the cookie is HttpOnly and SameSite=Lax like the session's.
  */
 const FLASH_COOKIE = "shopfloor_flash";
 type Flash = { kind: "ok" | "error"; text: string };
 
-function flashCookie(req: IncomingMessage, path: string, flash: Flash | undefined): string {
-  const value = flash ? Buffer.from(JSON.stringify(flash)).toString("base64url") : "";
-  return setCookie(FLASH_COOKIE, value, { path, maxAgeSeconds: flash ? 60 : 0, secure: cameOverTls(req) });
+function flashCookie(req: IncomingMessage, path: string, flash: Flash | undefined, csrf: string): string {
+  const words = flash ? Buffer.from(JSON.stringify(flash)).toString("base64url") : "";
+  return setCookie(FLASH_COOKIE, flash ? `${words}.${hmac(Buffer.from(csrf), words)}` : "", { path, maxAgeSeconds: flash ? 60 : 0, secure: cameOverTls(req) });
 }
 
-function flashOf(req: IncomingMessage): Flash | undefined {
-  const value = readCookie(req, FLASH_COOKIE);
-  if (!value) return undefined;
+function flashOf(req: IncomingMessage, csrf: string): Flash | undefined {
+  const [words, signature, ...rest] = (readCookie(req, FLASH_COOKIE) ?? "").split(".");
+  if (!words || !signature || rest.length > 0 || !sameSecret(signature, hmac(Buffer.from(csrf), words))) return undefined;
   try {
-    const flash = JSON.parse(Buffer.from(value, "base64url").toString("utf8")) as Partial<Flash>;
+    const flash = JSON.parse(Buffer.from(words, "base64url").toString("utf8")) as Partial<Flash>;
     if ((flash.kind === "ok" || flash.kind === "error") && typeof flash.text === "string") return { kind: flash.kind, text: flash.text.slice(0, 300) };
   } catch {
     // Not ours: no message.

@@ -195,7 +195,7 @@ describe("Mission Control's pages", () => {
     expect(acted).toEqual([{ runId: "octo/app#1", owner: "octo", repo: "app", installationId: 42, by: "alice", action: "retry", note: "try the helper", model: "openai/gpt-5.4", budget: "20" }]);
     // The outcome rides in a short-lived cookie scoped to the run's page, and is shown there once.
     const flash = sent.headers.get("set-cookie")!;
-    expect(flash).toMatch(/^shopfloor_flash=[\w-]+; Path=\/shopfloor\/runs\/octo\/app\/1; Max-Age=60; HttpOnly; SameSite=Lax$/);
+    expect(flash).toMatch(/^shopfloor_flash=[\w.-]+; Path=\/shopfloor\/runs\/octo\/app\/1; Max-Age=60; HttpOnly; SameSite=Lax$/);
     const shown = await get("/shopfloor/runs/octo/app/1", "alice", flash.split(";")[0]);
     expect(await shown.text()).toContain("retry sent; the run answers on the issue.");
     expect(shown.headers.get("set-cookie")).toBe("shopfloor_flash=; Path=/shopfloor/runs/octo/app/1; Max-Age=0; HttpOnly; SameSite=Lax");
@@ -208,6 +208,21 @@ describe("Mission Control's pages", () => {
       expect(page).toContain("Secret plan");
       expect(page).not.toContain("evil.example");
     }
+  });
+
+  it("puts no words on a page from a cookie it did not set: one set by a sibling subdomain, or altered, shows no message", async () => {
+    await mount();
+    const words = (kind: string, text: string) => Buffer.from(JSON.stringify({ kind, text })).toString("base64url");
+    const forged = await get("/shopfloor/runs/octo/app/1", "alice", `shopfloor_flash=${words("error", "Your session expired: sign in at evil.example")}`);
+    expect(await forged.text()).not.toContain("evil.example");
+
+    const sent = await post("/shopfloor/runs/octo/app/1/actions", "alice", { csrf: "csrf-sid-alice", action: "retry" });
+    const real = sent.headers.get("set-cookie")!.split(";")[0]!;
+    const altered = real.replace(/=[\w-]+\./, `=${words("error", "Sign in at evil.example")}.`);
+    expect(altered).not.toBe(real);
+    const page = await (await get("/shopfloor/runs/octo/app/1", "alice", altered)).text();
+    expect(page).toContain("Secret plan");
+    expect(page).not.toContain("evil.example");
   });
 
   it("refuses a form larger than any of its own", async () => {
