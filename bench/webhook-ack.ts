@@ -232,7 +232,7 @@ export default defineBench({
   async run({ quick, log }) {
     const deliveries = quick ? 300 : 1_500;
     // Until the JIT has settled: a shorter warm-up leaves each round faster than the one before.
-    const warmUp = quick ? 500 : 2_000;
+    const warmUp = quick ? 1_500 : 2_000;
     const dir = await mkdtemp(join(tmpdir(), "shopfloor-bench-webhook-"));
     let github: Awaited<ReturnType<typeof startGitHub>> | undefined;
     let servers: ServerProcess[] = [];

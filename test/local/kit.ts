@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeLocalRepo, type LocalRepo } from "../kit/local-repo.js";
 import type { ModelServer } from "../kit/model-server.js";
+import { afterEach } from "vitest";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -61,4 +62,29 @@ export async function reports(repo: LocalRepo): Promise<{ name: string; text: st
 export async function scratchDir(): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "shopfloor-run-scratch-"));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Polls `probe` until it holds; fails naming `what` after `timeoutMs`. */
+export async function waitFor(probe: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const started = Date.now();
+  while (!probe()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The task and branch of the farewell scenario the run tests build. */
+export const farewellTask = "Add farewell(name)\n\nWe need `farewell(name)` in src/farewell.js returning `Goodbye, <name>!`.";
+export const farewellBranch = "shopfloor/1-add-farewell-name";
+
+/** The model server and repository of the test under way, closed and removed after each test. */
+export function eachTest(): { models?: ModelServer; repo?: LocalRepo } {
+  const current: { models?: ModelServer; repo?: LocalRepo } = {};
+  afterEach(async () => {
+    await current.models?.close();
+    await current.repo?.remove();
+    current.models = undefined;
+    current.repo = undefined;
+  });
+  return current;
 }
