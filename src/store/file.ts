@@ -112,8 +112,10 @@ export class FileRunStore implements RunStore {
     const previous = await this.indexedNotes(run.id).catch(() => undefined);
     const next = indexEntryOf(run, compacted);
     await this.index.add(run.id, next);
-    // Known before the notes exist: a load meanwhile reads the disk, which has them or not yet.
-    await FileRunStore.noted.get(this.root)?.then((dirs) => dirs?.add(this.dirOf(run.id)), () => undefined);
+    // Listed first, then known before the notes exist: a listing begun meanwhile could miss the
+    // folder, and a load meanwhile reads the disk, which has them or not yet. A listing that fails
+    // is made again by the next load, after this write.
+    (await this.notedDirs().catch(() => undefined))?.add(this.dirOf(run.id));
     await writeFileAtomic(join(this.dirOf(run.id), "run.json"), `${JSON.stringify(run, null, 2)}\n`);
     await this.index.drop(run.id, next, previous && indexEntryOf(previous));
   }

@@ -123,9 +123,9 @@ describe("Engine.resume asks the queue about each unanswered job", () => {
     await vi.waitFor(async () => expect(await c.answers()).toHaveLength(1), { timeout: 10_000 });
     expect((await c.answers())[0]).toMatchObject({ type: "job.succeeded", output: { kind: "plan", plan: { summary: plan.summary } } });
     expect(c.starts.filter((id) => id.includes(":plan:"))).toEqual([c.dispatch.job.jobId]);
-    const run = await c.store.load(runId);
-    expect(run?.phase).not.toBe("escalated");
-    expect(run?.pending.some((e) => e.key === c.dispatch.key)).toBe(false);
+    // The answer is journaled before the notes are saved: the notes follow.
+    await vi.waitFor(async () => expect((await c.store.load(runId))?.pending.some((e) => e.key === c.dispatch.key)).toBe(false), { timeout: 10_000 });
+    expect((await c.store.load(runId))?.phase).not.toBe("escalated");
   });
 
   it("does not escalate after two restarts in a row while the job runs", async () => {

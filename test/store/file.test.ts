@@ -70,6 +70,12 @@ describe("FileRunStore reads", () => {
     await rm(join(dir, "runs", "octo", "app", "2", "run.json"));
     await mkdir(join(dir, "runs", "octo", "app", "2", "run.json"));
     await expect(store.load("octo/app#2")).rejects.toMatchObject({ code: "EISDIR" });
+    // A first load that lists the runs while a new run is being saved still finds it afterwards.
+    for (let trial = 0; trial < 20; trial++) {
+      const fresh = open(await freshDir());
+      await Promise.all([fresh.save(historyRun(1, "planning")), new Promise((r) => setTimeout(r, trial % 5)).then(() => fresh.load("octo/app#9"))]);
+      expect((await fresh.load("octo/app#1"))?.phase, `trial ${trial}`).toBe("planning");
+    }
     // A folder it cannot list is an error too, and asked again on the next load.
     const unlisted = await freshDir();
     await writeFile(join(unlisted, "runs"), "not a folder");
